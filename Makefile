@@ -1,0 +1,26 @@
+# Two commands for a fresh clone: `make run` (the whole pipeline locally on the bundled data) and `make test`.
+# Both create .venv and install the project on first use (and again when pyproject.toml changes).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/hscode pipeline run --local $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/pytest $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.accuracy $(ARGS)
+
+clean:
+	rm -rf $(VENV) .hscode

@@ -1,0 +1,38 @@
+"""The `hscode` console script.
+
+Each area registers its own subcommands in its own module, so this file only wires them together.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipelines.cli import data, evaluate, pipeline_aws, pipeline_local, predict, registry, train
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hscode",
+        description="HS-code classification MLOps: data preparation, training, evaluation, the SageMaker pipeline "
+        "(on AWS or locally), the model registry and prediction.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data.register(commands)
+    train.register(commands)
+    evaluate.register(commands)
+    predict.register(commands)
+    pipeline_parser = commands.add_parser("pipeline", help="build, upsert, start or run the SageMaker pipeline")
+    pipeline_commands = pipeline_parser.add_subparsers(dest="pipeline_command", required=True, metavar="ACTION")
+    pipeline_aws.register(pipeline_commands)
+    pipeline_local.register(pipeline_commands)
+    registry.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
