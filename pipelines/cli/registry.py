@@ -1,10 +1,133 @@
-"""hscode registry list|describe|approve|reject.
-
-Placeholder: registers nothing until its owner fills it in. Each module exposes
-`register(subparsers)`, adding its parsers with `set_defaults(handler=fn)`; `fn(args)` returns an exit code.
-"""
+"""hscode registry list|describe|approve|reject: look at and decide on registered model versions."""
 from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+
+from pipelines import settings
+from pipelines.registry import ALLOWED_TRANSITIONS, BACKENDS, STATUSES, ModelVersion, RegistryError, get_registry
 
 
 def register(subparsers) -> None:
-    pass
+    parser = subparsers.add_parser(
+        "registry",
+        help="list, describe, approve or reject model versions (local SQLite or SageMaker Model Registry)",
+        description="Model versions per model package group, each PendingManualApproval, Approved or Rejected. "
+        "Allowed moves: " + "; ".join(f"{s} -> {' or '.join(sorted(t))}" for s, t in ALLOWED_TRANSITIONS.items()),
+    )
+    actions = parser.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--backend", choices=BACKENDS, default="local",
+                        help="local: <HSCODE_HOME>/registry.sqlite (default); sagemaker: SageMaker Model Registry")
+    common.add_argument("--group", default=settings.DEFAULT_MODEL_PACKAGE_GROUP,
+                        help="model package group (default %(default)s)")
+    common.add_argument("--region", help="AWS region for --backend sagemaker (default: your AWS configuration)")
+    common.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+
+    listing = actions.add_parser("list", parents=[common], help="the versions of a group, oldest first")
+    listing.add_argument("--status", choices=STATUSES, help="only versions with this approval status")
+    listing.set_defaults(handler=_list)
+
+    describe = actions.add_parser("describe", parents=[common], help="one version in full, with its history")
+    describe.add_argument("ref", help="model-package ARN, or version number in --group")
+    describe.set_defaults(handler=_describe)
+
+    for name, verb in (("approve", "approve"), ("reject", "reject")):
+        decide = actions.add_parser(name, parents=[common], help=f"{verb} a version, recording who and why")
+        decide.add_argument("ref", help="model-package ARN, or version number in --group")
+        decide.add_argument("--by", default=_default_user(), help="who decides (default $USER: %(default)s)")
+        decide.add_argument("--reason", default="", help="why, kept with the decision")
+        decide.set_defaults(handler=_decide, decision=name)
+
+
+def _default_user() -> str:
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except Exception:  # no user database entry (some containers)
+        return "unknown"
+
+
+def _registry(args):
+    return get_registry("sagemaker", region=args.region) if args.backend == "sagemaker" else get_registry("local")
+
+
+def _fail(error: Exception) -> int:
+    print(f"error: {error}", file=sys.stderr)
+    return 1
+
+
+def _metrics_text(metrics: dict[str, float]) -> str:
+    return " ".join(f"{name}={value:.4g}" for name, value in sorted(metrics.items())) or "-"
+
+
+def _list(args) -> int:
+    try:
+        versions = _registry(args).list_versions(args.group)
+    except RegistryError as error:
+        return _fail(error)
+    if args.status:
+        versions = [v for v in versions if v.status == args.status]
+    if args.json:
+        print(json.dumps([v.to_dict() for v in versions], indent=2))
+        return 0
+    if not versions:
+        print(f"no versions in model package group {args.group!r} ({args.backend} registry)")
+        return 0
+    rows = [("VERSION", "STATUS", "CREATED", "METRICS", "ARN")]
+    rows += [(str(v.version), v.status, v.created.strftime("%Y-%m-%d %H:%M:%S"), _metrics_text(v.metrics), v.arn)
+             for v in versions]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    return 0
+
+
+def _print_version(version: ModelVersion) -> None:
+    fields = [
+        ("arn", version.arn), ("group", version.group), ("version", version.version),
+        ("status", version.status), ("created", version.created.isoformat()),
+        ("model data", version.model_data_url), ("sha256", version.checksum),
+        ("metrics", _metrics_text(version.metrics)), ("execution id", version.execution_id),
+        ("data hash", version.data_hash), ("description", version.description), ("image", version.image_uri),
+        ("decision", version.approval_description),
+    ]
+    for name, value in fields:
+        if value not in (None, ""):
+            print(f"{name + ':':14}{value}")
+    if version.history:
+        print("history:")
+        for event in version.history:
+            move = f"{event.from_status} -> {event.to_status}" if event.from_status else event.to_status
+            who = f" by {event.by}" if event.by else ""
+            why = f": {event.reason}" if event.reason else ""
+            print(f"  {event.at.isoformat()}  {move}{who}{why}")
+
+
+def _describe(args) -> int:
+    try:
+        version = _registry(args).describe(args.ref, args.group)
+    except RegistryError as error:
+        return _fail(error)
+    if args.json:
+        print(json.dumps(version.to_dict(), indent=2))
+    else:
+        _print_version(version)
+    return 0
+
+
+def _decide(args) -> int:
+    registry = _registry(args)
+    decide = registry.approve if args.decision == "approve" else registry.reject
+    try:
+        version = decide(args.ref, by=args.by, reason=args.reason, group=args.group)
+    except RegistryError as error:
+        return _fail(error)
+    if args.json:
+        print(json.dumps(version.to_dict(), indent=2))
+    else:
+        print(f"{version.arn} is now {version.status} ({version.approval_description})")
+    return 0

@@ -1,0 +1,73 @@
+"""The one interface both registries implement; callers never branch on where they run."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Mapping
+
+from pipelines.registry.model import APPROVED, PENDING, REJECTED, ModelVersion
+
+
+class ModelRegistry(ABC):
+    """Versions of a model, grouped per model package group, each PendingManualApproval, Approved or Rejected.
+
+    A version is named (`ref`) by its model-package ARN or by its version number within `group`.
+    """
+
+    backend: str
+
+    @abstractmethod
+    def register(
+        self,
+        group: str,
+        model_data_url: str,
+        *,
+        metrics: Mapping[str, Any] | None = None,
+        approval_status: str = PENDING,
+        execution_id: str | None = None,
+        data_hash: str | None = None,
+        checksum: str | None = None,
+        description: str | None = None,
+        image_uri: str | None = None,
+        metrics_uri: str | None = None,
+    ) -> ModelVersion:
+        """Add a new version; registering again with the same (group, execution_id) returns the first one."""
+
+    @abstractmethod
+    def list_versions(self, group: str) -> list[ModelVersion]:
+        """All versions of the group, oldest first."""
+
+    @abstractmethod
+    def describe(self, ref: str | int, group: str | None = None) -> ModelVersion:
+        """One version; raises VersionNotFound."""
+
+    @abstractmethod
+    def set_status(self, ref: str | int, status: str, by: str | None, reason: str | None,
+                   group: str | None = None) -> ModelVersion:
+        """Move a version to `status` if the state machine (states.py) allows it; raises IllegalTransition."""
+
+    def approve(self, ref: str | int, by: str | None = None, reason: str | None = None,
+                group: str | None = None) -> ModelVersion:
+        return self.set_status(ref, APPROVED, by, reason, group)
+
+    def reject(self, ref: str | int, by: str | None = None, reason: str | None = None,
+               group: str | None = None) -> ModelVersion:
+        return self.set_status(ref, REJECTED, by, reason, group)
+
+    def latest_approved(self, group: str) -> ModelVersion | None:
+        """The approved version with the highest version number, or None."""
+        approved = [v for v in self.list_versions(group) if v.status == APPROVED]
+        return max(approved, key=lambda v: v.version) if approved else None
+
+
+def approval_description(by: str | None, reason: str | None) -> str:
+    """SageMaker keeps one free-text ApprovalDescription; both back ends write it as "by: reason"."""
+    return f"{by or 'unknown'}: {reason or ''}".rstrip()
+
+
+def split_approval_description(text: str | None) -> tuple[str | None, str | None]:
+    if not text:
+        return None, None
+    by, sep, reason = text.partition(": ")
+    if not sep:
+        return (by.rstrip(":") or None), None
+    return by or None, reason or None
