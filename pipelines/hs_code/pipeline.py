@@ -1,0 +1,289 @@
+"""The HS-code SageMaker pipeline: Preprocess → Tune → Evaluate → CheckQuality → Register | Fail.
+
+`get_pipeline()` is the one seam (as in the SageMaker project templates): it builds the DAG and
+nothing else. The CLI (`hscode pipeline definition|upsert|start`) and the local runner both call it.
+
+How the job code gets into the containers (no Docker build needed, prebuilt SageMaker images):
+- Processing: the `steps/` package is uploaded file by file under a content-hashed S3 prefix and
+  mounted as a ProcessingInput at /opt/ml/processing/input/code, so the container holds
+  /opt/ml/processing/input/code/steps/...; the job runs `python3 .../steps/<script>.py` with
+  PYTHONPATH=/opt/ml/processing/input/code, so `import steps.hsml` works.
+- Training (inside the tuning job): SageMaker framework script mode. The same files, as a
+  reproducible sourcedir.tar.gz, are named by the `sagemaker_submit_directory` hyper-parameter;
+  the TensorFlow container extracts it into /opt/ml/code and runs `sagemaker_program`
+  (steps/train.py) there; PYTHONPATH=/opt/ml/code makes `steps` importable.
+Keys hold a hash of the code, so the definition is byte-identical across builds (step caching
+survives every upsert) and changes exactly when the code does.
+"""
+from __future__ import annotations
+
+import os
+
+from pipelines import settings
+
+STEP_NAMES = ("Preprocess", "Tune", "Evaluate", "CheckQuality", "Register", "Fail")
+
+# The gate reads exactly this path in evaluation.json (SageMaker model-quality format).
+ACCURACY_JSON_PATH = "multiclass_classification_metrics.accuracy.value"
+
+# TensorFlow: SageMaker's newest serving image is 2.20 (what the project pins). There is no 2.20
+# training image; 2.19 is the newest below it, and a SavedModel written by 2.19 loads in Serving 2.20.
+TRAINING_TF_VERSION = "2.19"
+SERVING_TF_VERSION = "2.20"
+JOB_PY_VERSION = "py312"
+CPU_INSTANCE_FOR_IMAGE_LOOKUP = "ml.m5.xlarge"
+
+CACHE_EXPIRY = "P30D"
+
+# Container paths (the step scripts' defaults; passed explicitly so the definition documents them).
+PROCESSING_CODE_DIR = "/opt/ml/processing/input/code"
+PREPROCESS_DATA_DIR = "/opt/ml/processing/input/data"
+REFERENCE_DIR = "/opt/ml/processing/input/reference"
+PREPROCESS_OUTPUT_DIR = "/opt/ml/processing/output"
+EVALUATE_MODEL_DIR = "/opt/ml/processing/model"
+EVALUATE_TEST_DIR = "/opt/ml/processing/test"
+EVALUATE_OUTPUT_DIR = "/opt/ml/processing/evaluation"
+TRAINING_CODE_DIR = "/opt/ml/code"
+
+
+def default_data_uri(bucket: str, base_job_prefix: str) -> str:
+    """Where the bundled dataset is staged (and the default of the InputDataUri parameter)."""
+    return f"s3://{bucket}/{base_job_prefix}/data/"
+
+
+def default_reference_uri(bucket: str, base_job_prefix: str) -> str:
+    """Where the HS 2022 nomenclature is staged (default of ReferenceDataUri)."""
+    return f"s3://{bucket}/{base_job_prefix}/reference/"
+
+
+def job_image_uri(region: str) -> str:
+    """SageMaker's TensorFlow training CPU image: runs the processing scripts and the training."""
+    from sagemaker.core import image_uris
+
+    return image_uris.retrieve(
+        framework="tensorflow", region=region, version=TRAINING_TF_VERSION, py_version=JOB_PY_VERSION,
+        image_scope="training", instance_type=CPU_INSTANCE_FOR_IMAGE_LOOKUP,
+    )
+
+
+def serving_image_uri(region: str) -> str:
+    """SageMaker's TensorFlow Serving 2.20 CPU image: serves model.tar.gz as trained (1/ + code/inference.py)."""
+    from sagemaker.core import image_uris
+
+    return image_uris.retrieve(
+        framework="tensorflow", region=region, version=SERVING_TF_VERSION,
+        image_scope="inference", instance_type=CPU_INSTANCE_FOR_IMAGE_LOOKUP,
+    )
+
+
+def get_pipeline(
+    region: str,
+    role: str,
+    default_bucket: str,
+    model_package_group_name: str = settings.DEFAULT_MODEL_PACKAGE_GROUP,
+    pipeline_name: str = settings.DEFAULT_PIPELINE_NAME,
+    base_job_prefix: str = "hs-code",
+    *,
+    sagemaker_session=None,
+    job_image: str | None = None,
+    serving_image: str | None = None,
+    steps_dir=settings.STEPS_DIR,
+    default_quality_threshold: float = 0.30,
+    default_max_tuning_jobs: int = 12,
+    default_max_parallel_jobs: int = 3,
+):
+    """Builds the pipeline. Uploads the steps/ code to `default_bucket` (content-hashed keys).
+
+    `sagemaker_session`: a PipelineSession to use (default: one for `region`). `job_image` /
+    `serving_image` replace SageMaker's prebuilt TensorFlow images (see containers/README.md).
+    """
+    # The SDK creates boto3 clients at import time; give them a region before the first import.
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+    from sagemaker.core.processing import Processor
+    from sagemaker.core.shapes import (
+        OutputDataConfig, ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output, StoppingCondition,
+    )
+    from sagemaker.core.training.configs import Compute
+    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+    from sagemaker.core.workflow.execution_variables import ExecutionVariables
+    from sagemaker.core.workflow.functions import Join, JsonGet
+    from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow.condition_step import ConditionStep
+    from sagemaker.mlops.workflow.fail_step import FailStep
+    from sagemaker.mlops.workflow.model_step import ModelStep
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TuningStep
+    from sagemaker.serve.model_builder import ModelBuilder
+    from sagemaker.train import ModelTrainer
+
+    from pipelines.hs_code.code_bundle import CodeBundle, upload_code_bundle
+    from pipelines.hs_code.tuning import (
+        METRIC_DEFINITIONS, OBJECTIVE_METRIC, OBJECTIVE_TYPE, STATIC_HYPERPARAMETERS, ParameterizedLimitsTuner,
+        hyperparameter_ranges,
+    )
+
+    prefix = base_job_prefix.strip("/")
+    session = sagemaker_session or PipelineSession(default_bucket=default_bucket)
+    job_image = job_image or job_image_uri(region)
+    serving_image = serving_image or serving_image_uri(region)
+    code = upload_code_bundle(session.boto_session.client("s3", region_name=region), default_bucket, prefix,
+                              CodeBundle.from_directory(steps_dir))
+    cache = CacheConfig(enable_caching=True, expire_after=CACHE_EXPIRY)
+
+    # ---- parameters (overridable per execution: `hscode pipeline start --param Name=Value`)
+    input_data_uri = ParameterString("InputDataUri", default_value=default_data_uri(default_bucket, prefix))
+    reference_data_uri = ParameterString("ReferenceDataUri", default_value=default_reference_uri(default_bucket, prefix))
+    processing_instance_type = ParameterString("ProcessingInstanceType", default_value="ml.m5.xlarge")
+    processing_instance_count = ParameterInteger("ProcessingInstanceCount", default_value=1)
+    training_instance_type = ParameterString("TrainingInstanceType", default_value="ml.m5.xlarge")
+    training_instance_count = ParameterInteger("TrainingInstanceCount", default_value=1)
+    max_tuning_jobs = ParameterInteger("MaxTuningJobs", default_value=default_max_tuning_jobs)
+    max_parallel_jobs = ParameterInteger("MaxParallelTuningJobs", default_value=default_max_parallel_jobs)
+    quality_threshold = ParameterFloat("QualityThreshold", default_value=default_quality_threshold)
+    approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
+    parameters = [
+        input_data_uri, reference_data_uri, processing_instance_type, processing_instance_count,
+        training_instance_type, training_instance_count, max_tuning_jobs, max_parallel_jobs,
+        quality_threshold, approval_status,
+    ]
+
+    def s3_in(name, source, destination):
+        return ProcessingInput(input_name=name, s3_input=ProcessingS3Input(
+            s3_uri=source, local_path=destination, s3_data_type="S3Prefix", s3_input_mode="File",
+            s3_data_distribution_type="FullyReplicated"))
+
+    def s3_out(name, source):
+        # Per-execution output prefix; the execution id is resolved by SageMaker (and the local runner).
+        destination = Join(on="/", values=["s3:/", default_bucket, prefix, ExecutionVariables.PIPELINE_EXECUTION_ID, name])
+        return ProcessingOutput(output_name=name, s3_output=ProcessingS3Output(
+            s3_uri=destination, local_path=source, s3_upload_mode="EndOfJob"))
+
+    def script_processor(script: str, job_name: str) -> Processor:
+        return Processor(
+            role=role, image_uri=job_image, instance_type=processing_instance_type,
+            instance_count=processing_instance_count, base_job_name=f"{prefix}-{job_name}",
+            entrypoint=["python3", f"{PROCESSING_CODE_DIR}/steps/{script}"],
+            env={"PYTHONPATH": PROCESSING_CODE_DIR, "PYTHONUNBUFFERED": "1"},
+            sagemaker_session=session,
+        )
+
+    code_input = s3_in("code", code.prefix_uri, PROCESSING_CODE_DIR)
+
+    # ---- Preprocess: clean, split and encode the descriptions; writes everything flat into one output.
+    preprocess = ProcessingStep(
+        name="Preprocess",
+        step_args=script_processor("preprocess.py", "preprocess").run(
+            inputs=[code_input, s3_in("data", input_data_uri, PREPROCESS_DATA_DIR),
+                    s3_in("reference", reference_data_uri, REFERENCE_DIR)],
+            outputs=[s3_out("prepared", PREPROCESS_OUTPUT_DIR)],
+            arguments=["--input-dir", PREPROCESS_DATA_DIR, "--reference-dir", REFERENCE_DIR,
+                       "--output-dir", PREPROCESS_OUTPUT_DIR],
+        ),
+        cache_config=cache,
+    )
+    prepared_uri = preprocess.properties.ProcessingOutputConfig.Outputs["prepared"].S3Output.S3Uri
+
+    # ---- Tune: Bayesian search over the model family and its hyper-parameters (objective val_accuracy).
+    trainer = ModelTrainer(
+        training_image=job_image,
+        role=role,
+        sagemaker_session=session,
+        base_job_name=f"{prefix}-train",
+        compute=Compute(instance_type=training_instance_type, instance_count=training_instance_count,
+                        volume_size_in_gb=30),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=4 * 3600),
+        output_data_config=OutputDataConfig(s3_output_path=f"s3://{default_bucket}/{prefix}/training"),
+        environment={"PYTHONPATH": TRAINING_CODE_DIR, "PYTHONUNBUFFERED": "1"},
+        # Framework script mode (see the module docstring): no `source_code`, so the SDK uploads nothing
+        # with a timestamped key; the container fetches our content-hashed tarball instead.
+        hyperparameters={**STATIC_HYPERPARAMETERS, "sagemaker_program": "steps/train.py",
+                         "sagemaker_submit_directory": code.tarball_uri},
+    )
+    tuner = ParameterizedLimitsTuner(
+        model_trainer=trainer,
+        objective_metric_name=OBJECTIVE_METRIC,
+        objective_type=OBJECTIVE_TYPE,
+        hyperparameter_ranges=hyperparameter_ranges(),
+        metric_definitions=METRIC_DEFINITIONS,
+        strategy="Bayesian",
+        max_jobs=max_tuning_jobs,
+        max_parallel_jobs=max_parallel_jobs,
+        random_seed=42,
+        base_tuning_job_name=f"{prefix}-tune",
+    )
+    # Both channels are the prepared prefix: train.py finds train.csv + encoder.json and validation.csv there.
+    tune = TuningStep(
+        name="Tune",
+        step_args=tuner.tune(inputs={"train": prepared_uri, "validation": prepared_uri}),
+        cache_config=cache,
+    )
+    best_model_uri = tune.get_top_model_s3_uri(top_k=0, s3_bucket=default_bucket, prefix=f"{prefix}/training")
+
+    # ---- Evaluate: the best trial's model on the held-out test split; evaluation.json is a PropertyFile.
+    evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
+    evaluate = ProcessingStep(
+        name="Evaluate",
+        step_args=script_processor("evaluate.py", "evaluate").run(
+            inputs=[code_input, s3_in("model", best_model_uri, EVALUATE_MODEL_DIR),
+                    s3_in("test", prepared_uri, EVALUATE_TEST_DIR),
+                    s3_in("reference", reference_data_uri, REFERENCE_DIR)],
+            outputs=[s3_out("evaluation", EVALUATE_OUTPUT_DIR)],
+            arguments=["--model-dir", EVALUATE_MODEL_DIR, "--test-dir", EVALUATE_TEST_DIR,
+                       "--reference-dir", REFERENCE_DIR, "--output-dir", EVALUATE_OUTPUT_DIR],
+        ),
+        property_files=[evaluation_report],
+        cache_config=cache,
+    )
+    measured_accuracy = JsonGet(step_name=evaluate.name, property_file=evaluation_report, json_path=ACCURACY_JSON_PATH)
+    evaluation_json_uri = Join(on="/", values=[
+        evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, "evaluation.json"])
+
+    # ---- Register: the model package (TF Serving image, model.tar.gz unchanged) with its metrics.
+    model = ModelBuilder(
+        image_uri=serving_image,
+        s3_model_data_url=best_model_uri,
+        role_arn=role,
+        sagemaker_session=session,
+    )
+    register = ModelStep(
+        name="Register",
+        step_args=model.register(
+            model_package_group_name=model_package_group_name,
+            content_types=["application/json", "text/csv"],
+            response_types=["application/json"],
+            inference_instances=["ml.m5.large", "ml.c5.large"],
+            transform_instances=["ml.m5.large"],
+            approval_status=approval_status,
+            model_metrics=ModelMetrics(model_statistics=MetricsSource(
+                content_type="application/json", s3_uri=evaluation_json_uri)),
+        ),
+    )
+
+    # ModelBuilder adds script-mode variables even with no script; empty ones mean nothing to TF Serving.
+    for container in register.step_args.create_model_package_request["InferenceSpecification"]["Containers"]:
+        container["Environment"] = {k: v for k, v in container.get("Environment", {}).items() if v != ""}
+
+    fail = FailStep(
+        name="Fail",
+        error_message=Join(on=" ", values=[
+            "HS6 top-1 accuracy", measured_accuracy, "is below the quality threshold", quality_threshold,
+            "- the model was not registered.",
+        ]),
+    )
+
+    check_quality = ConditionStep(
+        name="CheckQuality",
+        conditions=[ConditionGreaterThanOrEqualTo(left=measured_accuracy, right=quality_threshold)],
+        if_steps=[register],
+        else_steps=[fail],
+    )
+
+    return Pipeline(
+        name=pipeline_name,
+        parameters=parameters,
+        steps=[preprocess, tune, evaluate, check_quality],
+        sagemaker_session=session,
+    )

@@ -1,0 +1,65 @@
+"""The tuning search space and objective, and a tuner whose job limits can be pipeline parameters."""
+from __future__ import annotations
+
+from sagemaker.core.parameter import CategoricalParameter, ContinuousParameter, IntegerParameter
+from sagemaker.core.shapes import ResourceLimits
+from sagemaker.train.tuner import HyperparameterTuner
+
+OBJECTIVE_METRIC = "val_accuracy"
+OBJECTIVE_TYPE = "Maximize"
+
+# steps/train.py prints these once per epoch; SageMaker reads the last match of each from the job's logs.
+METRIC_DEFINITIONS = [
+    {"Name": "val_accuracy", "Regex": r"val_accuracy=([0-9\.]+);"},
+    {"Name": "val_macro_f1", "Regex": r"val_macro_f1=([0-9\.]+);"},
+]
+
+# Hyper-parameters every trial shares. `model_dir` is there for the SageMaker TensorFlow training
+# container: during tuning it rewrites `model_dir` (appending the job name) and passes it to the
+# script as `--model_dir`; a local path under /opt/ml is left unchanged. train.py writes to SM_MODEL_DIR.
+STATIC_HYPERPARAMETERS = {
+    "epochs": "20",
+    "patience": "3",
+    "seed": "42",
+    "max_length": "40",
+    "model_dir": "/opt/ml/model",
+}
+
+
+def hyperparameter_ranges() -> dict:
+    """The Bayesian search space: the model family is itself a hyper-parameter.
+
+    Every range is passed to every trial; train.py ignores the ones its model type does not use
+    (`filters`/`kernel_sizes` are TextCNN's, `units` is the LSTM's and the DNN's width).
+    """
+    return {
+        "model_type": CategoricalParameter(["textcnn", "lstm", "dnn"]),
+        "learning_rate": ContinuousParameter(1e-4, 1e-2, scaling_type="Logarithmic"),
+        "dropout": ContinuousParameter(0.1, 0.5),
+        "embedding_dim": IntegerParameter(32, 256),
+        "filters": IntegerParameter(32, 256),
+        "kernel_sizes": CategoricalParameter(["2,3,4", "3,4,5", "1,2,3"]),
+        "units": IntegerParameter(32, 256),
+        "batch_size": CategoricalParameter([32, 64, 128]),
+    }
+
+
+class ParameterizedLimitsTuner(HyperparameterTuner):
+    """A HyperparameterTuner whose max jobs / max parallel jobs may be pipeline parameters.
+
+    The SDK builds `ResourceLimits` (a pydantic model typed `int`) from them, which rejects a
+    ParameterInteger. We build it with model_construct (no validation) so the definition carries
+    `{"Get": "Parameters.MaxTuningJobs"}` and SageMaker resolves it at execution time.
+    """
+
+    def _build_tuning_job_config(self):
+        max_jobs, max_parallel = self.max_jobs, self.max_parallel_jobs
+        self.max_jobs, self.max_parallel_jobs = 1, 1  # placeholders, replaced below
+        try:
+            config = super()._build_tuning_job_config()
+        finally:
+            self.max_jobs, self.max_parallel_jobs = max_jobs, max_parallel
+        config.resource_limits = ResourceLimits.model_construct(
+            max_number_of_training_jobs=max_jobs, max_parallel_training_jobs=max_parallel
+        )
+        return config
