@@ -1,10 +1,30 @@
-"""hscode evaluate.
-
-Placeholder: registers nothing until its owner fills it in. Each module exposes
-`register(subparsers)`, adding its parsers with `set_defaults(handler=fn)`; `fn(args)` returns an exit code.
-"""
+"""hscode evaluate: score a trained model on a test split, as the pipeline's Evaluate step does."""
 from __future__ import annotations
+
+from pipelines import settings
 
 
 def register(subparsers) -> None:
-    pass
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a model on a test split: HS2/HS4/HS6 top-k, F1, per-chapter, coverage curve",
+        description="Writes evaluation.json (SageMaker model-quality format; HS6 top-1 at "
+        "multiclass_classification_metrics.accuracy.value) and PNG plots into --out.",
+    )
+    parser.add_argument("--model", required=True, help="model.tar.gz, an extracted model dir, or a dir holding model.tar.gz")
+    parser.add_argument("--test", required=True, help="test.csv or a dir holding it (the preprocess step's output)")
+    parser.add_argument("--out", required=True, help="output dir for evaluation.json and the plots")
+    parser.add_argument("--reference", default=str(settings.HS2022_NOMENCLATURE),
+                        help="hs2022_nomenclature.csv or its dir, for chapter names (default: the bundled one)")
+    parser.set_defaults(handler=_evaluate)
+
+
+def _evaluate(args) -> int:
+    from steps import evaluate
+
+    try:
+        evaluate.run(args.model, args.test, args.reference, args.out, log=lambda m: print(m, flush=True))
+    except (FileNotFoundError, ValueError) as error:
+        print(f"hscode evaluate: {error}")
+        return 2
+    return 0
