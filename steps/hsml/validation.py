@@ -1,0 +1,51 @@
+"""Row checks for labelled descriptions: what makes a description unusable, and the split names we honour.
+
+Rules (reason names as they appear in rejected.csv and report.json):
+- `empty_description`: nothing but whitespace.
+- `description_too_long`: more than MAX_DESCRIPTION_CHARS characters. Real declarations in the bundled data are
+  at most 130 characters and the official nomenclature text with its ancestor context at most 2,199; anything
+  longer is a pasted document, not a goods description.
+- `code_only_description`: the description is just a code (`6109.10`, `HS code 610910`): it would teach the
+  model to read labels, not goods.
+- `non_text_description`: no letter in any script (`£5`, `12.50`, `---`).
+- `unknown_split`: a split value other than the ones below.
+"""
+from __future__ import annotations
+
+import re
+
+MAX_DESCRIPTION_CHARS = 2_500
+
+# Split values honoured from an input `split` column. Empty means "not assigned": the step assigns it.
+TEST_SPLITS = frozenset({"test", "test_fpo"})
+VALIDATION_SPLITS = frozenset({"validation", "valid", "val"})
+TRAIN_SPLITS = frozenset({"train"})
+NOMENCLATURE_SPLITS = frozenset({"train_nomenclature"})  # official text: training only, never evaluated on
+KNOWN_SPLITS = TEST_SPLITS | VALIDATION_SPLITS | TRAIN_SPLITS | NOMENCLATURE_SPLITS | {""}
+
+# A 6- to 10-digit code as people write it: 610910, 6109.10, 6109 10 00 10 (a price like 12.50 is not one).
+_CODE_NUMBER = re.compile(r"\b\d{4}(?:[.\s\-]?\d{2}){1,3}\b")
+_CODE_WORDS = re.compile(r"\b(?:hs|hts|cn|taric|code|codes|hscode|tariff|commodity|no|number|heading|subheading)\b")
+
+
+def description_problem(description: str) -> tuple[str, str] | None:
+    """(reason, detail) when the description cannot be used, else None."""
+    stripped = description.strip()
+    if not stripped:
+        return "empty_description", "description is empty"
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        return ("description_too_long",
+                f"description has {len(description):,} characters; the limit is {MAX_DESCRIPTION_CHARS:,}")
+    if not any(ch.isalpha() for ch in _CODE_WORDS.sub(" ", stripped.lower())):
+        if _CODE_NUMBER.search(stripped):
+            return "code_only_description", "description is only a code; describe the goods instead"
+        if not any(ch.isalpha() for ch in stripped):
+            return "non_text_description", "description has no letters (only digits, punctuation or symbols)"
+    return None
+
+
+def split_problem(split: str) -> tuple[str, str] | None:
+    if split.strip().lower() in KNOWN_SPLITS:
+        return None
+    return "unknown_split", (f"split {split!r} is not one of {', '.join(sorted(s for s in KNOWN_SPLITS if s))} "
+                             "(or empty to let the step assign it)")
