@@ -86,7 +86,8 @@ class LocalRegistry(ModelRegistry):
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")
         if not self._schema_ready:
-            conn.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+            # The default rollback journal, not WAL: switching a fresh file to WAL while other processes
+            # open it fails with "database is locked" without waiting; writes here are few and short.
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for statement in SCHEMA.split(";"):
