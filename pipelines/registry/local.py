@@ -245,7 +245,8 @@ class LocalRegistry(ModelRegistry):
                 "execution_id": execution_id, "data_hash": data_hash, "description": description,
                 "image_uri": image_uri, "approval_description": None,
             })
-            self._insert_event(conn, arn, None, approval_status, execution_id, "registered", now)
+            origin = f"registered by pipeline execution {execution_id}" if execution_id else "registered"
+            self._insert_event(conn, arn, None, approval_status, None, origin, now)
             row = conn.execute("SELECT * FROM model_versions WHERE arn = ?", (arn,)).fetchone()
             return self._to_version(conn, row)
 

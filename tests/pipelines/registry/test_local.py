@@ -102,7 +102,7 @@ def test_approve_reject_and_history(registry, stored_model):
 
     moves = [(e.from_status, e.to_status, e.by, e.reason) for e in again.history]
     assert moves == [
-        (None, PENDING, "exec-a", "registered"),
+        (None, PENDING, None, "registered by pipeline execution exec-a"),
         (PENDING, APPROVED, "alice", "beats v0 on test_fpo"),
         (APPROVED, REJECTED, "bob", "drift on new traffic"),
         (REJECTED, APPROVED, "carol", "false alarm"),
