@@ -1,0 +1,147 @@
+"""The DAG's structure as SageMaker (and the local runner) will read it."""
+from __future__ import annotations
+
+import re
+
+from pipelines.hs_code.pipeline import ACCURACY_JSON_PATH, STEP_NAMES
+
+
+def _get(expr):
+    return expr["Get"] if isinstance(expr, dict) and "Get" in expr else None
+
+
+def test_step_names_and_types(steps_by_name):
+    assert {name: step["Type"] for name, step in steps_by_name.items()} == {
+        "Preprocess": "Processing", "Tune": "Tuning", "Evaluate": "Processing", "CheckQuality": "Condition",
+        "Register": "RegisterModel", "Fail": "Fail",
+    }
+    assert set(steps_by_name) == set(STEP_NAMES)
+
+
+def test_top_level_order_and_branches(definition, steps_by_name):
+    assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Tune", "Evaluate", "CheckQuality"]
+    condition = steps_by_name["CheckQuality"]["Arguments"]
+    assert [s["Name"] for s in condition["IfSteps"]] == ["Register"]
+    assert [s["Name"] for s in condition["ElseSteps"]] == ["Fail"]
+
+
+def test_parameters_and_defaults(definition):
+    params = {p["Name"]: (p["Type"], p["DefaultValue"]) for p in definition["Parameters"]}
+    assert params["InputDataUri"] == ("String", "s3://hscode-artifacts/hs-code/data/")
+    assert params["ReferenceDataUri"] == ("String", "s3://hscode-artifacts/hs-code/reference/")
+    assert params["ModelApprovalStatus"] == ("String", "PendingManualApproval")
+    assert params["QualityThreshold"][0] == "Float"
+    for name in ("ProcessingInstanceType", "TrainingInstanceType"):
+        assert params[name][0] == "String" and params[name][1].startswith("ml.")
+    for name in ("ProcessingInstanceCount", "TrainingInstanceCount", "MaxTuningJobs", "MaxParallelTuningJobs"):
+        assert params[name][0] == "Integer" and params[name][1] >= 1
+
+
+def test_preprocess_job(steps_by_name):
+    args = steps_by_name["Preprocess"]["Arguments"]
+    inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
+    assert _get(inputs["data"]["S3Uri"]) == "Parameters.InputDataUri"
+    assert inputs["data"]["LocalPath"] == "/opt/ml/processing/input/data"
+    assert _get(inputs["reference"]["S3Uri"]) == "Parameters.ReferenceDataUri"
+    assert inputs["code"]["LocalPath"] == "/opt/ml/processing/input/code"
+    assert re.fullmatch(r"s3://hscode-artifacts/hs-code/code/[0-9a-f]{16}/files/", inputs["code"]["S3Uri"])
+    assert args["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3", "/opt/ml/processing/input/code/steps/preprocess.py"]
+    assert args["Environment"]["PYTHONPATH"] == "/opt/ml/processing/input/code"
+    [output] = args["ProcessingOutputConfig"]["Outputs"]
+    assert output["OutputName"] == "prepared" and output["S3Output"]["LocalPath"] == "/opt/ml/processing/output"
+    assert _get(args["ProcessingResources"]["ClusterConfig"]["InstanceType"]) == "Parameters.ProcessingInstanceType"
+
+
+def test_code_objects_are_uploaded_where_the_definition_points(offline_build, steps_by_name):
+    code_prefix = next(i["S3Input"]["S3Uri"] for i in steps_by_name["Preprocess"]["Arguments"]["ProcessingInputs"]
+                       if i["InputName"] == "code")
+    static = steps_by_name["Tune"]["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert code_prefix + "steps/__init__.py" in offline_build.objects
+    assert static["sagemaker_submit_directory"] in offline_build.objects
+    assert "s3://hscode-artifacts/hs-code/data/hs_descriptions_full.csv.gz" in offline_build.objects
+    assert "s3://hscode-artifacts/hs-code/reference/hs2022_nomenclature.csv" in offline_build.objects
+
+
+def test_tuning_strategy_objective_and_limits(steps_by_name):
+    config = steps_by_name["Tune"]["Arguments"]["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Bayesian"
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "val_accuracy"}
+    assert _get(config["ResourceLimits"]["MaxNumberOfTrainingJobs"]) == "Parameters.MaxTuningJobs"
+    assert _get(config["ResourceLimits"]["MaxParallelTrainingJobs"]) == "Parameters.MaxParallelTuningJobs"
+
+
+def test_tuning_ranges(steps_by_name):
+    ranges = steps_by_name["Tune"]["Arguments"]["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    categorical = {r["Name"]: r["Values"] for r in ranges["CategoricalParameterRanges"]}
+    continuous = {r["Name"]: r for r in ranges["ContinuousParameterRanges"]}
+    integer = {r["Name"]: r for r in ranges["IntegerParameterRanges"]}
+    assert categorical["model_type"] == ["textcnn", "lstm", "dnn"]
+    assert "batch_size" in categorical
+    assert continuous["learning_rate"]["ScalingType"] == "Logarithmic"
+    assert 0 < float(continuous["learning_rate"]["MinValue"]) < float(continuous["learning_rate"]["MaxValue"]) < 1
+    assert 0 <= float(continuous["dropout"]["MinValue"]) < float(continuous["dropout"]["MaxValue"]) < 1
+    assert {"embedding_dim", "filters", "units"} <= set(integer)
+    static = steps_by_name["Tune"]["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert {"epochs", "patience", "seed"} <= set(static)
+    assert not set(static) & (set(categorical) | set(continuous) | set(integer)), "a tuned value is also static"
+
+
+def test_training_job_definition(steps_by_name):
+    job = steps_by_name["Tune"]["Arguments"]["TrainingJobDefinition"]
+    metrics = {m["Name"]: m["Regex"] for m in job["AlgorithmSpecification"]["MetricDefinitions"]}
+    assert metrics == {"val_accuracy": r"val_accuracy=([0-9\.]+);", "val_macro_f1": r"val_macro_f1=([0-9\.]+);"}
+    assert re.search(metrics["val_accuracy"], "epoch 3 val_accuracy=0.8123; val_macro_f1=0.4567;").group(1) == "0.8123"
+    channels = {c["ChannelName"]: _get(c["DataSource"]["S3DataSource"]["S3Uri"]) for c in job["InputDataConfig"]}
+    prepared = "Steps.Preprocess.ProcessingOutputConfig.Outputs['prepared'].S3Output.S3Uri"
+    assert channels == {"train": prepared, "validation": prepared}
+    assert job["StaticHyperParameters"]["sagemaker_program"] == "steps/train.py"
+    assert _get(job["ResourceConfig"]["InstanceType"]) == "Parameters.TrainingInstanceType"
+    assert job["OutputDataConfig"]["S3OutputPath"] == "s3://hscode-artifacts/hs-code/training"
+
+
+def test_evaluate_reads_the_best_trial(steps_by_name):
+    args = steps_by_name["Evaluate"]["Arguments"]
+    inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
+    model_uri = inputs["model"]["S3Uri"]["Std:Join"]["Values"]
+    assert {"Get": "Steps.Tune.TrainingJobSummaries[0].TrainingJobName"} in model_uri
+    assert model_uri[-1] == "output/model.tar.gz"
+    assert inputs["model"]["LocalPath"] == "/opt/ml/processing/model"
+    assert inputs["test"]["LocalPath"] == "/opt/ml/processing/test"
+    assert inputs["reference"]["LocalPath"] == "/opt/ml/processing/input/reference"
+    [output] = args["ProcessingOutputConfig"]["Outputs"]
+    assert (output["OutputName"], output["S3Output"]["LocalPath"]) == ("evaluation", "/opt/ml/processing/evaluation")
+    assert steps_by_name["Evaluate"]["PropertyFiles"] == [
+        {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}]
+
+
+def test_quality_condition(steps_by_name):
+    [condition] = steps_by_name["CheckQuality"]["Arguments"]["Conditions"]
+    assert condition["Type"] == "GreaterThanOrEqualTo"
+    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == ACCURACY_JSON_PATH == "multiclass_classification_metrics.accuracy.value"
+    assert _get(condition["LeftValue"]["Std:JsonGet"]["PropertyFile"]) == "Steps.Evaluate.PropertyFiles.EvaluationReport"
+    assert _get(condition["RightValue"]) == "Parameters.QualityThreshold"
+
+
+def test_fail_message_carries_the_measured_value(steps_by_name):
+    values = steps_by_name["Fail"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    assert any("Std:JsonGet" in v for v in values if isinstance(v, dict))
+    assert {"Get": "Parameters.QualityThreshold"} in values
+
+
+def test_register_model_package(steps_by_name):
+    args = steps_by_name["Register"]["Arguments"]
+    assert args["ModelPackageGroupName"] == "hs-code-classifier"
+    assert _get(args["ModelApprovalStatus"]) == "Parameters.ModelApprovalStatus"
+    [container] = args["InferenceSpecification"]["Containers"]
+    assert re.fullmatch(r"\d+\.dkr\.ecr\.us-east-1\.amazonaws\.com/tensorflow-inference:2\.20-cpu(-py\d+)?", container["Image"])
+    assert {"Get": "Steps.Tune.TrainingJobSummaries[0].TrainingJobName"} in container["ModelDataUrl"]["Std:Join"]["Values"]
+    assert "" not in container.get("Environment", {}).values()
+    statistics = args["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics["ContentType"] == "application/json"
+    assert statistics["S3Uri"]["Std:Join"]["Values"][-1] == "evaluation.json"
+
+
+def test_step_caching(steps_by_name):
+    for name in ("Preprocess", "Tune", "Evaluate"):
+        assert steps_by_name[name]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
