@@ -1,6 +1,17 @@
 import pytest
 
-from steps.hsml.hs_codes import load_hs6_codes
+from pipelines.settings import HS2022_NOMENCLATURE
+from steps.hsml.hs_codes import HSCodeNormalizer, load_hs6_codes
+
+
+@pytest.fixture(scope="module")
+def hs6_codes() -> dict[str, str]:
+    return load_hs6_codes(HS2022_NOMENCLATURE)
+
+
+@pytest.fixture(scope="module")
+def code_normalizer(hs6_codes) -> HSCodeNormalizer:
+    return HSCodeNormalizer(hs6_codes)
 
 
 def test_the_bundled_list_has_every_hs2022_subheading(hs6_codes):
