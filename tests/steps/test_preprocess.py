@@ -1,0 +1,180 @@
+"""The data-preparation step end to end: a corrupted input file, the row accounting, the outputs, the CLI."""
+import csv
+import json
+
+import pytest
+
+from pipelines.cli import main as hscode
+from pipelines.settings import BUNDLED_DATASET, DATA_DIR
+from steps.hsml.encoder import TextEncoder
+from steps.hsml.prepared import read_split
+from steps.preprocess import PrepareOptions, main as preprocess_main, prepare
+
+# (bytes of one line, expected rejection reason or None when the row must survive)
+CORRUPTED_LINES = [
+    ("\ufeffGoods Description,Commodity Code\r\n".encode("utf-8"), "header"),
+    (b"mens cotton t-shirt,6109.10\r\n", None),  # line 2: dotted code
+    (b"horses live pure-bred,10121\r\n", None),  # line 3: Excel lost the leading zero
+    (b"\r\n", "blank_line"),  # line 4
+    (b"ladies cotton blouse,6206300010\r\n", None),  # line 5: 10-digit UK code
+    ("crème brûlée mix,190190\r\n".encode("cp1252"), None),  # line 6: a Windows-1252 line in a UTF-8 file
+    (b"widget,610999\r\n", "code_unknown"),  # line 7
+    (b"gadget,61.09.1x\r\n", "code_not_numeric"),  # line 8
+    (b"sweater,wool,611011\r\n", "wrong_field_count"),  # line 9: ragged (unquoted comma)
+    (b'"' + b"x" * 1_000_000 + b'",610910\r\n', "description_too_long"),  # line 10: a 1 MB description
+    (b",610910\r\n", "empty_description"),  # line 11
+    ("£5,490700\r\n".encode("utf-8"), "non_text_description"),  # line 12
+    (b"6109.10,610910\r\n", "code_only_description"),  # line 13
+    (b"bad \x81\x8d bytes,610910\r\n", "undecodable"),  # line 14
+    (b'"sweater, wool",611011\r\n', None),  # line 15: quoted comma
+    (b"jeans cotton,6203.42\r\n", None),  # line 16
+    (b"Men's Cotton T-Shirt,610910\r\n", "duplicate"),  # line 17: same normalised text and code as line 2
+    (b'"unterminated quote,610910\r\n', "unbalanced_quotes"),  # line 18
+    (b"electric kettle,8516\r\n", "code_is_heading"),  # line 19
+]
+
+
+@pytest.fixture
+def corrupted_csv(tmp_path):
+    path = tmp_path / "inputs" / "corrupted.csv"
+    path.parent.mkdir()
+    path.write_bytes(b"".join(line for line, _ in CORRUPTED_LINES))
+    return path
+
+
+@pytest.fixture
+def prepared(corrupted_csv, tmp_path):
+    out = tmp_path / "out"
+    report = prepare([corrupted_csv], DATA_DIR, out, PrepareOptions(seed=1))
+    return report, out
+
+
+def test_good_rows_survive_and_bad_rows_are_reported_with_line_and_reason(prepared):
+    report, out = prepared
+    with (out / "rejected.csv").open(encoding="utf-8", newline="") as handle:
+        rejected = [(row["file"], int(row["line"]), row["reason"]) for row in csv.DictReader(handle)]
+    expected = [("corrupted.csv", number, reason) for number, (_, reason) in enumerate(CORRUPTED_LINES, start=1)
+                if reason not in (None, "header", "duplicate")]
+    assert rejected == expected
+
+    kept = read_split(out / "train.csv").query("upsampled == '0'")
+    assert sorted(kept["description"]) == sorted([
+        "mens cotton t-shirt", "horses live pure-bred", "ladies cotton blouse", "crème brûlée mix",
+        "sweater, wool", "jeans cotton"])
+    assert dict(zip(kept["description"], kept["hs_code"]))["horses live pure-bred"] == "010121"
+    assert dict(zip(kept["description"], kept["origin"]))["crème brûlée mix"] == "corrupted.csv:6"
+
+
+def test_every_row_is_accounted_for(prepared):
+    report, _ = prepared
+    assert report["rows_read"] == 18 == report["kept"] + report["rejected"] + report["duplicates"] + report["excluded"]
+    assert (report["kept"], report["rejected"], report["duplicates"]) == (6, 11, 1)
+    assert report["rejected_by_reason"]["blank_line"] == 1
+    assert report["codes"] == {"truncated_to_6_digits": 1, "leading_zero_restored": 1}
+    assert report["decoding"] == {"windows_1252_fallback_lines": 1, "undecodable_lines": 1}
+    assert report["inputs"][0]["file"] == "corrupted.csv" and len(report["inputs"][0]["sha256"]) == 64
+
+
+def test_rejected_values_are_truncated(prepared):
+    _, out = prepared
+    with (out / "rejected.csv").open(encoding="utf-8", newline="") as handle:
+        too_long = next(row for row in csv.DictReader(handle) if row["reason"] == "description_too_long")
+    assert len(too_long["value"]) <= 201 and "1,000,000 characters" in too_long["detail"]
+
+
+def test_outputs_are_flat_and_readable(prepared):
+    report, out = prepared
+    names = {p.name for p in out.iterdir()}
+    assert names == {"train.csv", "validation.csv", "test.csv", "rejected.csv", "encoder.json", "report.json",
+                     "profile.json"}
+    assert json.loads((out / "report.json").read_text()) == report
+    encoder = TextEncoder.load(out / "encoder.json")
+    assert "shirt" in encoder.word_vocab and encoder.fitted_rows == 6
+    profile = json.loads((out / "profile.json").read_text())
+    assert profile["rows"] == 6 and profile["description_chars"]["edges"][0] == 0
+
+
+def test_same_input_same_data_hash(corrupted_csv, tmp_path):
+    first = prepare([corrupted_csv], DATA_DIR, tmp_path / "a", PrepareOptions(seed=1))
+    second = prepare([corrupted_csv], DATA_DIR, tmp_path / "b", PrepareOptions(seed=1))
+    assert first["data_sha256"] == second["data_sha256"] and first["outputs"] == second["outputs"]
+
+
+def _labelled(tmp_path, rows, name="labelled.csv"):
+    path = tmp_path / name
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["description", "hs_code", "split"])
+        writer.writerows(rows)
+    return path
+
+
+def test_splits_upsampling_and_nomenclature_option(tmp_path):
+    rows = [(f"cotton t-shirt style {chr(97 + i)}", "610910", "train") for i in range(20)]
+    rows += [("wool pullover", "611011", "train"), ("fpo pullover", "611011", "test_fpo"),
+             ("T-shirts of cotton, knitted", "610910", "train_nomenclature"),
+             ("fpo pullover", "611020", "train_nomenclature")]  # official text identical to a test text
+    path = _labelled(tmp_path, rows)
+    report = prepare([path], DATA_DIR, tmp_path / "out", PrepareOptions(validation_fraction=0.2, upsample_floor=3))
+    train, validation, test = (read_split(tmp_path / "out" / f"{n}.csv") for n in ("train", "validation", "test"))
+    assert list(test["description"]) == ["fpo pullover"]
+    assert len(validation) == 4 and set(validation["hs_code"]) == {"610910"}
+    assert "T-shirts of cotton, knitted" in set(train["description"])
+    assert report["rejected_by_reason"] == {"text_in_evaluation_split": 1}
+    assert not set(train["text"]) & set(validation["text"]) and not set(train["text"]) & set(test["text"])
+    # 611011 has one training row: two up-sampled copies, only in train.
+    copies = train[train["upsampled"] == "1"]
+    assert list(copies["hs_code"]) == ["611011", "611011"]
+    assert report["upsampling"]["rows_added"] == 2 and set(validation["upsampled"]) == {"0"}
+
+    excluded = prepare([path], DATA_DIR, tmp_path / "ex", PrepareOptions(nomenclature="exclude", upsample=False))
+    assert excluded["excluded"] == 2 and excluded["rejected"] == 0 and excluded["upsampling"]["rows_added"] == 0
+    assert excluded["rows_read"] == excluded["kept"] + excluded["excluded"]
+
+
+def test_conflicting_labels_are_kept_and_reported(tmp_path):
+    path = _labelled(tmp_path, [("gift set", "330499", ""), ("Gift Set!", "950300", ""), ("gift set", "330499", "")])
+    report = prepare([path], DATA_DIR, tmp_path / "out")
+    assert report["kept"] == 2 and report["duplicates"] == 1
+    assert report["conflicting_labels"]["texts"] == 1
+    assert report["conflicting_labels"]["examples"][0]["codes"] == ["330499", "950300"]
+
+
+def test_unknown_split_values_are_rejected(tmp_path):
+    report = prepare([_labelled(tmp_path, [("boots", "640399", "holdout")])], DATA_DIR, tmp_path / "out")
+    assert report["rejected_by_reason"] == {"unknown_split": 1}
+
+
+def test_job_entry_point_reads_every_csv_in_the_input_dir(corrupted_csv, tmp_path):
+    (corrupted_csv.parent / "more.csv.gz").write_bytes(__import__("gzip").compress(b"description,hs_code\ntea,090210\n"))
+    (corrupted_csv.parent / "notes.txt").write_text("not data")
+    assert preprocess_main(["--input-dir", str(corrupted_csv.parent), "--reference-dir", str(DATA_DIR),
+                            "--output-dir", str(tmp_path / "job")]) == 0
+    report = json.loads((tmp_path / "job" / "report.json").read_text())
+    assert [i["file"] for i in report["inputs"]] == ["corrupted.csv", "more.csv.gz"] and report["rows_read"] == 19
+
+
+def test_cli_prepare_and_its_column_error(tmp_path, capsys):
+    assert hscode(["data", "prepare", str(_labelled(tmp_path, [("boots", "640399", "")])), "--out",
+                   str(tmp_path / "out"), "--no-upsample"]) == 0
+    assert (tmp_path / "out" / "report.json").exists()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,code_value\nboots,640399\n")
+    assert hscode(["data", "prepare", str(bad), "--out", str(tmp_path / "bad")]) == 2
+    assert "description,hs_code" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bundled_dataset(tmp_path):
+    report = prepare([BUNDLED_DATASET], DATA_DIR, tmp_path)
+    assert report["rows_read"] == 36_825
+    assert report["rows_read"] == report["kept"] + report["rejected"] + report["duplicates"]
+    train, validation, test = (read_split(tmp_path / f"{n}.csv") for n in ("train", "validation", "test"))
+    assert report["classes"]["train"] == 5613
+    assert set(test["source"]) == {"uk_fpo_extra_references"}  # the fixed test_fpo rows only
+    official = {"wco_hs2022_subheading", "us_hts2025_6digit", "us_hts2025_8digit", "us_hts2025_10digit"}
+    assert not official & set(validation["source"]) and not official & set(test["source"])
+    assert all(len(code) == 6 and code.isdigit() for code in train["hs_code"])
+    assert (train["hs_code"].str[0] == "0").any()  # leading zeros kept on the way out and back in
+    assert not set(train["text"]) & set(test["text"]) and not set(validation["text"]) & set(test["text"])
+    assert not set(train["text"]) & set(validation["text"])
