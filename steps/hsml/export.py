@@ -1,0 +1,143 @@
+"""Writes the model directory that SageMaker tars into model.tar.gz, and that TF Serving can serve unchanged.
+
+    <model_dir>/1/                 TensorFlow SavedModel; signature serving_default: descriptions [B] string ->
+                                   codes [B, k] string, probabilities [B, k] float32 (vectorising + labels in-graph)
+    <model_dir>/code/inference.py  SageMaker TF Serving pre/post-processing hook (normalises text first)
+    <model_dir>/code/hsml_text.py  a verbatim copy of steps/hsml/text.py, the one normaliser (not a fork)
+    <model_dir>/encoder.json       the fitted encoder the graph was built from
+    <model_dir>/metadata.json      labels, encoder summary, training-data hash, hyper-parameters, metrics, versions
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import tarfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from steps.hsml import text as text_module
+from steps.hsml.encoder import TextEncoder
+from steps.hsml.tf_encoder import TFTextVectorizer
+
+SAVED_MODEL_VERSION = "1"
+DEFAULT_EXPORT_TOP_K = 10
+SERVING_DIR = Path(__file__).resolve().parent / "serving"
+NORMALISER_COPY_NAME = "hsml_text.py"
+
+
+class ServingModule(tf.Module):
+    """Raw (normalised) strings in, top-k HS codes and probabilities out: everything TF Serving needs in one graph."""
+
+    def __init__(self, model, encoder: TextEncoder, labels: list[str], max_length: int, top_k: int):
+        super().__init__(name="hs_code_classifier")
+        self.model = _without_optimizer(model)
+        self.vectorizer = TFTextVectorizer(encoder, max_length)
+        self.labels = tf.constant(labels, tf.string)
+        self.top_k = min(top_k, len(labels))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="descriptions")])
+    def serve(self, descriptions):
+        word_ids, ngram_ids = self.vectorizer(descriptions)
+        probabilities = self.model([word_ids, ngram_ids], training=False)
+        top = tf.math.top_k(probabilities, k=self.top_k)
+        return {"codes": tf.gather(self.labels, top.indices), "probabilities": top.values}
+
+
+def _without_optimizer(model):
+    """A copy holding only the weights: the optimizer's slots would triple the SavedModel's size."""
+    import keras
+
+    serving_model = keras.models.clone_model(model)
+    serving_model.set_weights(model.get_weights())
+    return serving_model
+
+
+def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def encoder_summary(encoder: TextEncoder) -> dict:
+    return {
+        "format": encoder.to_dict()["format"], "normalizer_version": text_module.NORMALIZER_VERSION,
+        "max_words": encoder.max_words, "ngram_min": encoder.ngram_min, "ngram_max": encoder.ngram_max,
+        "max_ngrams_per_word": encoder.max_ngrams_per_word, "word_vocab_size": encoder.word_vocab_size,
+        "ngram_vocab_size": encoder.ngram_vocab_size, "fitted_rows": encoder.fitted_rows,
+    }
+
+
+def library_versions() -> dict:
+    import keras
+
+    return {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def export_model_dir(
+    model,
+    encoder: TextEncoder,
+    labels: list[str],
+    model_dir: str | Path,
+    *,
+    max_length: int,
+    hyperparameters: dict | None = None,
+    metrics: dict | None = None,
+    training_data_sha256: str | None = None,
+    extra_metadata: dict | None = None,
+    top_k: int = DEFAULT_EXPORT_TOP_K,
+) -> Path:
+    """Write SavedModel, serving hook, encoder and metadata into model_dir (SM_MODEL_DIR); returns model_dir."""
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    saved_model_dir = model_dir / SAVED_MODEL_VERSION
+    if saved_model_dir.exists():
+        shutil.rmtree(saved_model_dir)
+    module = ServingModule(model, encoder, labels, max_length, top_k)
+    tf.saved_model.save(module, str(saved_model_dir), signatures={"serving_default": module.serve})
+
+    code_dir = model_dir / "code"
+    code_dir.mkdir(exist_ok=True)
+    shutil.copyfile(SERVING_DIR / "inference.py", code_dir / "inference.py")
+    shutil.copyfile(text_module.__file__, code_dir / NORMALISER_COPY_NAME)
+    encoder.save(model_dir / "encoder.json")
+
+    metadata = {
+        "model_format": "tensorflow-savedmodel",
+        "saved_model_dir": SAVED_MODEL_VERSION,
+        "signature": {"name": "serving_default", "input": "descriptions", "outputs": ["codes", "probabilities"],
+                      "top_k": module.top_k, "expects": "text normalised by normalize_description"},
+        "labels": list(labels),
+        "num_classes": len(labels),
+        "max_length": module.vectorizer.max_length,
+        "encoder": encoder_summary(encoder),
+        "training_data_sha256": training_data_sha256,
+        "hyperparameters": hyperparameters or {},
+        "metrics": metrics or {},
+        "versions": library_versions(),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **(extra_metadata or {}),
+    }
+    (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
+    return model_dir
+
+
+def pack_model_dir(model_dir: str | Path, tar_path: str | Path) -> Path:
+    """model.tar.gz with the model dir's contents at the archive root, as SageMaker packs SM_MODEL_DIR."""
+    model_dir, tar_path = Path(model_dir), Path(tar_path)
+    if not (model_dir / SAVED_MODEL_VERSION / "saved_model.pb").exists():
+        raise FileNotFoundError(f"{model_dir}: no SavedModel under {SAVED_MODEL_VERSION}/; run training first")
+    tar_path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tar_path, "w:gz") as archive:
+        for item in sorted(model_dir.iterdir()):
+            if item.resolve() == tar_path.resolve():
+                continue
+            archive.add(item, arcname=item.name)
+    return tar_path

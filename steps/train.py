@@ -1,0 +1,285 @@
+"""Training job: SageMaker script-mode entry point (and `hscode train`, same code).
+
+Reads train.csv + encoder.json (train channel) and validation.csv (validation channel), trains one of the
+three Keras architectures (steps/hsml/models.py) with early stopping on validation accuracy, and exports the
+model directory (SavedModel taking raw strings, serving hook, encoder, metadata; steps/hsml/export.py).
+
+Every epoch, and once more at the end for the best epoch, it prints `val_accuracy=0.8123;` and
+`val_macro_f1=0.4567;` on lines of their own: the tuner's metric regexes read them.
+
+    python steps/train.py --model-type textcnn --epochs 20          # paths from SM_CHANNEL_* / SM_MODEL_DIR
+    python steps/train.py --train DIR --validation DIR --model-dir OUT
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script (SageMaker script mode): make `steps` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+import pandas as pd
+
+# Best-known settings (see README section "models"); the tuner searches around them.
+HYPERPARAMETER_DEFAULTS = {
+    "model_type": "textcnn",
+    "embedding_dim": 128,
+    "filters": 256,
+    "kernel_sizes": "1,2,3",
+    "units": 256,
+    "dropout": 0.3,
+    "learning_rate": 0.002,
+    "epochs": 20,
+    "batch_size": 64,
+    "max_length": 48,
+    "patience": 3,
+    "seed": 42,
+}
+ENCODE_CHUNK = 8192
+
+
+def _int(value) -> int:
+    return int(float(value))  # tuners may send integers as "128.0"
+
+
+_TYPES = {"model_type": str, "kernel_sizes": str, "dropout": float, "learning_rate": float}
+
+
+def add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
+    """--name value for every hyper-parameter, in both hyphen and underscore spellings."""
+    for name, default in HYPERPARAMETER_DEFAULTS.items():
+        spellings = [f"--{name.replace('_', '-')}"] + ([f"--{name}"] if "_" in name else [])
+        parser.add_argument(*spellings, dest=name, type=_TYPES.get(name, _int), default=default,
+                            help=f"default: {default}")
+
+
+def add_path_arguments(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    parser.add_argument("--train", default=env("SM_CHANNEL_TRAIN"),
+                        help="dir with train.csv and encoder.json (default $SM_CHANNEL_TRAIN)")
+    parser.add_argument("--validation", default=env("SM_CHANNEL_VALIDATION"),
+                        help="dir with validation.csv (default $SM_CHANNEL_VALIDATION, else the train dir)")
+    parser.add_argument("--model-dir", "--model_dir", dest="model_dir", default=env("SM_MODEL_DIR"),
+                        help="where the model directory is written (default $SM_MODEL_DIR)")
+
+
+def parse_kernel_sizes(value) -> tuple[int, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(int(v) for v in value)
+    sizes = tuple(_int(v) for v in str(value).replace(" ", "").split(",") if v)
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"kernel_sizes {value!r}: give positive widths separated by commas, e.g. \"1,2,3\"")
+    return sizes
+
+
+def read_split(directory: str | Path, name: str) -> pd.DataFrame:
+    """One split CSV from data preparation; hs_code stays a string (leading zeros matter)."""
+    path = Path(directory) / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run data preparation (`hscode data prepare ... --out DIR`) first")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "hs_code" not in frame.columns or not ({"text", "description"} & set(frame.columns)):
+        raise ValueError(f"{path}: needs columns hs_code and text (or description); has {list(frame.columns)}")
+    return frame
+
+
+def normalised_texts(frame: pd.DataFrame) -> list[str]:
+    if "text" in frame.columns:
+        return frame["text"].astype(str).tolist()
+    from steps.hsml.text import normalize_description
+
+    return [normalize_description(str(d)) for d in frame["description"]]
+
+
+def encode_texts(vectorizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorise with the very graph that is exported, in chunks (so training sees what serving computes)."""
+    words, ngrams = [], []
+    for start in range(0, len(texts), ENCODE_CHUNK):
+        w, g = vectorizer(texts[start : start + ENCODE_CHUNK])
+        words.append(w.numpy())
+        ngrams.append(g.numpy())
+    return np.concatenate(words), np.concatenate(ngrams)
+
+
+def classification_metrics(true_codes: list[str], predicted_codes: list[str]) -> dict:
+    """HS6 accuracy and macro F1 (over the codes present in validation), plus HS4/HS2 accuracy."""
+    from sklearn.metrics import f1_score
+
+    true = np.asarray(true_codes, dtype=object)
+    pred = np.asarray(predicted_codes, dtype=object)
+    return {
+        "val_accuracy": float(np.mean(true == pred)),
+        "val_macro_f1": float(f1_score(true, pred, labels=sorted(set(true_codes)), average="macro", zero_division=0)),
+        "val_hs4_accuracy": float(np.mean([t[:4] == p[:4] for t, p in zip(true_codes, predicted_codes)])),
+        "val_hs2_accuracy": float(np.mean([t[:2] == p[:2] for t, p in zip(true_codes, predicted_codes)])),
+    }
+
+
+def metric_lines(metrics: dict) -> str:
+    """The lines the tuner's MetricDefinitions regexes read: `val_accuracy=([0-9\\.]+);` etc."""
+    return f"val_accuracy={metrics['val_accuracy']:.4f};\nval_macro_f1={metrics['val_macro_f1']:.4f};"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _make_epoch_reporter(keras, model, x_val, val_codes, labels, epochs, patience, log):
+    class EpochReporter(keras.callbacks.Callback):
+        """Validation metrics, progress lines, early stopping on val_accuracy with the best weights restored."""
+
+        def __init__(self):
+            super().__init__()
+            self.history, self.best, self.best_weights, self.wait = [], None, None, 0
+            self.started = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            probabilities = model.predict(x_val, batch_size=1024, verbose=0)
+            metrics = classification_metrics(val_codes, [labels[i] for i in probabilities.argmax(axis=1)])
+            seconds = time.perf_counter() - self.started
+            entry = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))),
+                     "accuracy": float(logs.get("accuracy", float("nan"))), **metrics, "seconds": round(seconds, 2)}
+            self.history.append(entry)
+            mean_epoch = np.mean([h["seconds"] for h in self.history])
+            log(f"epoch {epoch + 1}/{epochs} loss={entry['loss']:.4f} accuracy={entry['accuracy']:.4f} "
+                f"val_accuracy={metrics['val_accuracy']:.4f} val_macro_f1={metrics['val_macro_f1']:.4f} "
+                f"val_hs4_accuracy={metrics['val_hs4_accuracy']:.4f} {seconds:.1f}s "
+                f"ETA<={_duration(mean_epoch * (epochs - epoch - 1))}")
+            log(metric_lines(metrics))
+            if self.best is None or metrics["val_accuracy"] > self.best["val_accuracy"]:
+                self.best, self.best_weights, self.wait = entry, model.get_weights(), 0
+            else:
+                self.wait += 1
+                if self.wait >= patience:
+                    log(f"early stopping: no val_accuracy gain for {patience} epochs; best epoch {self.best['epoch']}")
+                    model.stop_training = True
+
+        def on_train_end(self, logs=None):
+            if self.best_weights is not None:
+                model.set_weights(self.best_weights)
+
+    return EpochReporter()
+
+
+def train_model(
+    train_df: pd.DataFrame,
+    validation_df: pd.DataFrame,
+    encoder,
+    hyperparameters: dict | None = None,
+    model_dir: str | Path | None = None,
+    *,
+    training_data_sha256: str | None = None,
+    log=print,
+) -> dict:
+    """Train, early-stop on validation, optionally export to model_dir.
+
+    Returns {"metrics": best-epoch validation metrics, "seconds": wall time, "best_epoch", "epochs_run",
+    "history": per-epoch dicts, "labels", "unseen_validation_rows", "hyperparameters", "model": the Keras model}.
+    """
+    import keras
+    import tensorflow as tf
+
+    from steps.hsml.models import build_model
+    from steps.hsml.tf_encoder import TFTextVectorizer
+
+    started = time.perf_counter()
+    hp = {**HYPERPARAMETER_DEFAULTS, **(hyperparameters or {})}
+    kernel_sizes = parse_kernel_sizes(hp["kernel_sizes"])
+    keras.utils.set_random_seed(int(hp["seed"]))
+    tf.config.experimental.enable_op_determinism()
+    if len(validation_df) == 0:
+        raise ValueError("validation split is empty: early stopping and the tuner's metric need validation rows")
+
+    labels = sorted(train_df["hs_code"].astype(str).unique())
+    label_index = {code: i for i, code in enumerate(labels)}
+    vectorizer = TFTextVectorizer(encoder, int(hp["max_length"]))
+    x_train = encode_texts(vectorizer, normalised_texts(train_df))
+    y_train = np.array([label_index[c] for c in train_df["hs_code"].astype(str)], dtype=np.int32)
+    x_val = encode_texts(vectorizer, normalised_texts(validation_df))
+    val_codes = validation_df["hs_code"].astype(str).tolist()
+    unseen = sum(code not in label_index for code in val_codes)
+    log(f"train: {len(train_df)} rows, {len(labels)} classes; validation: {len(validation_df)} rows "
+        f"({unseen} with a code absent from train, counted as errors); encoder: {encoder.word_vocab_size} words, "
+        f"{encoder.ngram_vocab_size} n-grams; model {hp['model_type']}")
+
+    model = build_model(
+        hp["model_type"], num_classes=len(labels), word_vocab_size=encoder.word_vocab_size,
+        ngram_vocab_size=encoder.ngram_vocab_size, max_length=vectorizer.max_length,
+        ngrams_per_word=encoder.max_ngrams_per_word, embedding_dim=int(hp["embedding_dim"]),
+        filters=int(hp["filters"]), kernel_sizes=kernel_sizes, units=int(hp["units"]), dropout=float(hp["dropout"]),
+    )
+    model.compile(optimizer=keras.optimizers.Adam(float(hp["learning_rate"])),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    reporter = _make_epoch_reporter(keras, model, x_val, val_codes, labels, int(hp["epochs"]), int(hp["patience"]),
+                                    log)
+    model.fit(list(x_train), y_train, batch_size=int(hp["batch_size"]), epochs=int(hp["epochs"]), shuffle=True,
+              verbose=0, callbacks=[reporter])
+
+    best = reporter.best
+    metrics = {k: best[k] for k in ("val_accuracy", "val_macro_f1", "val_hs4_accuracy", "val_hs2_accuracy")}
+    log(f"best epoch {best['epoch']} of {len(reporter.history)}:")
+    log(metric_lines(metrics))
+    result = {
+        "metrics": metrics, "best_epoch": best["epoch"], "epochs_run": len(reporter.history),
+        "history": reporter.history, "labels": labels, "unseen_validation_rows": unseen,
+        "hyperparameters": {**hp, "kernel_sizes": ",".join(map(str, kernel_sizes))}, "model": model,
+    }
+    if model_dir is not None:
+        from steps.hsml.export import export_model_dir
+
+        if training_data_sha256 is None:  # no file at hand: hash the frame as train.csv would hold it
+            training_data_sha256 = hashlib.sha256(train_df.to_csv(index=False).encode("utf-8")).hexdigest()
+        export_model_dir(
+            model, encoder, labels, model_dir, max_length=vectorizer.max_length,
+            hyperparameters=result["hyperparameters"], training_data_sha256=training_data_sha256,
+            metrics={**metrics, "best_epoch": best["epoch"], "epochs_run": len(reporter.history),
+                     "unseen_validation_rows": unseen, "validation_rows": len(validation_df)},
+            extra_metadata={"history": reporter.history},
+        )
+        log(f"model written to {model_dir}")
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def run(args: argparse.Namespace, log=print) -> dict:
+    """Load the channels named in args, train, export: the body of main() and of `hscode train`."""
+    from steps.hsml.encoder import TextEncoder
+    from steps.hsml.export import sha256_file
+
+    if not args.train or not args.model_dir:
+        raise SystemExit("train: give --train DIR and --model-dir DIR (or set SM_CHANNEL_TRAIN and SM_MODEL_DIR)")
+    train_dir = Path(args.train)
+    validation_dir = Path(args.validation or args.train)
+    encoder_path = train_dir / "encoder.json"
+    if not encoder_path.exists():
+        raise SystemExit(f"{encoder_path} not found: the train channel must hold data preparation's encoder.json")
+    hyperparameters = {name: getattr(args, name) for name in HYPERPARAMETER_DEFAULTS}
+    return train_model(
+        read_split(train_dir, "train.csv"), read_split(validation_dir, "validation.csv"),
+        TextEncoder.load(encoder_path), hyperparameters, args.model_dir,
+        training_data_sha256=sha256_file(train_dir / "train.csv"), log=log,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train an HS-code classifier (SageMaker script mode).")
+    add_hyperparameter_arguments(parser)
+    add_path_arguments(parser)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        print(f"ignoring unknown arguments: {' '.join(unknown)}", flush=True)
+    run(args, log=lambda line: print(line, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
