@@ -121,11 +121,20 @@ def start(sagemaker_client, pipeline_name: str, assignments: list[str], display_
 
 def wait(sagemaker_client, execution_arn: str, *, poll_seconds: float = 30, report=print) -> dict:
     """Polls until the execution ends, reporting each step status change; returns the last description."""
+    from botocore.exceptions import ClientError
+
     seen: dict[str, str] = {}
+    list_steps = True
     while True:
         described = sagemaker_client.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
-        steps = sagemaker_client.list_pipeline_execution_steps(PipelineExecutionArn=execution_arn).get(
-            "PipelineExecutionSteps", [])
+        steps = []
+        if list_steps:
+            try:
+                steps = sagemaker_client.list_pipeline_execution_steps(PipelineExecutionArn=execution_arn).get(
+                    "PipelineExecutionSteps", [])
+            except ClientError as error:  # step progress is a nicety: keep waiting without it
+                report(f"  (step statuses unavailable: {error.response.get('Error', {}).get('Code', error)})")
+                list_steps = False
         for step in reversed(steps):  # the API lists the newest first
             name, status = step.get("StepName", "?"), step.get("StepStatus", "?")
             if seen.get(name) != status:

@@ -26,8 +26,6 @@ _OFFLINE_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "SAGEMAKER_VALIDATE_ROLE": "false",
 }
-# No SDK defaults file and no telemetry: offline means no network.
-_OFFLINE_SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 _CLEARED_ENV = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SAGEMAKER")
 
 
@@ -88,16 +86,30 @@ def build_offline(
 
             if stage_data:
                 stage_bundled_data(s3, default_bucket, base_job_prefix)
-            session = PipelineSession(boto_session=boto_session, default_bucket=default_bucket,
-                                      sagemaker_config=_OFFLINE_SDK_CONFIG)
-            pipeline = get_pipeline(
-                region=region, role=role, default_bucket=default_bucket,
-                model_package_group_name=model_package_group_name, pipeline_name=pipeline_name,
-                base_job_prefix=base_job_prefix, sagemaker_session=session, **pipeline_options,
-            )
-            definition = pipeline.definition()
+            session = PipelineSession(boto_session=boto_session, default_bucket=default_bucket)
+            # Ignore any SDK defaults file on this machine (KMS keys, tags...): the same build everywhere.
+            # (Opting out of telemetry through a config dict instead would re-validate it on every lookup: 15 s.)
+            session.sagemaker_config = {}
+            with _no_telemetry():
+                pipeline = get_pipeline(
+                    region=region, role=role, default_bucket=default_bucket,
+                    model_package_group_name=model_package_group_name, pipeline_name=pipeline_name,
+                    base_job_prefix=base_job_prefix, sagemaker_session=session, **pipeline_options,
+                )
+                definition = pipeline.definition()
             objects = _all_objects(s3)
     return OfflineBuild(definition=definition, objects=objects, region=region, role_arn=role, bucket=default_bucket)
+
+
+@contextmanager
+def _no_telemetry():
+    """The SDK sends a usage ping over HTTPS from a background thread; offline means no network."""
+    from unittest import mock
+
+    from sagemaker.core.telemetry import telemetry_logging
+
+    with mock.patch.object(telemetry_logging, "_send_telemetry_request", lambda *args, **kwargs: None):
+        yield
 
 
 def build_definition_offline(**kwargs) -> str:
