@@ -14,9 +14,11 @@ METRIC_DEFINITIONS = [
     {"Name": "val_macro_f1", "Regex": r"val_macro_f1=([0-9\.]+);"},
 ]
 
-# Hyper-parameters every trial shares. `model_dir` is there for the SageMaker TensorFlow training
-# container: during tuning it rewrites `model_dir` (appending the job name) and passes it to the
-# script as `--model_dir`; a local path under /opt/ml is left unchanged. train.py writes to SM_MODEL_DIR.
+# Hyper-parameters every trial shares. `model_dir` is for the SageMaker TensorFlow training container:
+# in a tuning job it rewrites `model_dir` (appending the job name; older versions fail when it is unset)
+# and passes it to the script as `--model_dir`. A path under /opt/ml is left as is, and /opt/ml/model is
+# SM_MODEL_DIR, so train.py writes where SageMaker tars the model from. (A local runner maps it like any
+# other /opt/ml container path.)
 STATIC_HYPERPARAMETERS = {
     "epochs": "20",
     "patience": "3",
