@@ -100,6 +100,18 @@ def test_start_rejects_bad_params(aws, upserted, capsys, param, message):
     assert len(_executions(aws)) == before
 
 
+def test_definition_with_credentials_uploads_code_to_the_bucket(aws, capsys):
+    assert main(["pipeline", "definition", "--base-job-prefix", "hs-def"]) == 0
+    captured = capsys.readouterr()
+    definition = json.loads(captured.out)
+    assert "offline" not in captured.err
+    static = next(s for s in definition["Steps"] if s["Name"] == "Tune")["Arguments"][
+        "TrainingJobDefinition"]["StaticHyperParameters"]
+    key = static["sagemaker_submit_directory"].removeprefix(f"s3://{BUCKET}/")
+    assert key.startswith("hs-def/code/")
+    assert aws.client("s3").head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 0
+
+
 def test_start_of_unknown_pipeline_says_to_upsert(aws, capsys):
     assert main(["pipeline", "start", "--pipeline-name", "never-upserted"]) == 1
     assert "hscode pipeline upsert" in capsys.readouterr().err
