@@ -56,10 +56,10 @@ class TextEncoder:
         rows = 0
         for text in normalized_texts:
             rows += 1
-            words = tokenize(text)[: encoder.max_words]
-            word_counts.update(words)
-            for word in words:
-                ngram_counts.update(encoder.char_ngrams(word))
+            word_counts.update(tokenize(text)[: encoder.max_words])
+        for word, count in word_counts.items():  # per distinct word, weighted: same counts, far fewer calls
+            for ngram in encoder.char_ngrams(word):
+                ngram_counts[ngram] += count
         encoder.word_vocab = _most_common(word_counts, min_word_count, max_word_vocab)
         encoder.ngram_vocab = _most_common(ngram_counts, min_ngram_count, max_ngram_vocab)
         encoder.fitted_rows = rows

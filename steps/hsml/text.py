@@ -37,9 +37,12 @@ def normalize_description(text: str) -> str:
     if not isinstance(text, str):
         raise TypeError(f"description must be a string, got {type(text).__name__}")
     text = html.unescape(html.unescape(text))  # twice: exports often double-escape ("&amp;amp;")
-    text = unicodedata.normalize("NFKC", text).casefold()
-    # Strip accents ("crème" -> "creme") so accented and plain spellings share tokens.
-    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    if text.isascii():  # most rows: NFKC/NFKD leave ASCII unchanged and it has no accents to strip
+        text = text.casefold()
+    else:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        # Strip accents ("crème" -> "creme") so accented and plain spellings share tokens.
+        text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     text = _APOSTROPHES.sub("", text)  # "men's" -> "mens", not "men s"
     text = _NUMBER_BOUNDARY.sub(" ", text)
     tokens = []
