@@ -6,6 +6,7 @@ AWS_ENDPOINT_URL pointing every AWS call at moto.
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -40,6 +41,38 @@ def test_unit_test_results_land_where_the_report_group_reads_them():
     report = BUILDSPEC["reports"]["unit-tests"]
     assert report["file-format"] == "JUNITXML"
     assert junit.removeprefix("--junitxml=") in [f"{report['base-directory']}/{f}" for f in report["files"]]
+
+
+def _recorded_build_phase(tmp_path, **variables) -> list[list[str]]:
+    """Runs the build phase with a stand-in `hscode` on PATH that records its arguments (one JSON line per call)."""
+    record = tmp_path / "calls.jsonl"
+    fake = tmp_path / "bin" / "hscode"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                    f"open({str(record)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}", "AWS_REGION": REGION,
+           "SAGEMAKER_PIPELINE_ROLE_ARN": "arn:aws:iam::123456789012:role/r", "HSCODE_ARTIFACT_BUCKET": "b",
+           "HSCODE_PIPELINE_NAME": "p", "HSCODE_MODEL_PACKAGE_GROUP": "g", **variables}
+    for command in BUILDSPEC["phases"]["build"]["commands"]:
+        subprocess.run(["bash", "-c", command], env=env, check=True, timeout=30)
+    return [json.loads(line) for line in record.read_text().splitlines()]
+
+
+def test_build_phase_arguments_by_default(tmp_path):
+    upsert, start = _recorded_build_phase(tmp_path, HSCODE_PIPELINE_PARAMETERS="InputDataUri=s3://d/training-data/ ")
+    assert upsert == ["pipeline", "upsert", "--region", REGION, "--role-arn", "arn:aws:iam::123456789012:role/r",
+                      "--bucket", "b", "--pipeline-name", "p", "--model-package-group", "g"]
+    assert start == ["pipeline", "start", "--region", REGION, "--pipeline-name", "p",
+                     "--param", "InputDataUri=s3://d/training-data/"]  # no --wait unless asked
+
+
+def test_build_phase_arguments_with_wait_extra_params_and_job_image(tmp_path):
+    upsert, start = _recorded_build_phase(
+        tmp_path, HSCODE_PIPELINE_PARAMETERS="InputDataUri=s3://d/x/ MaxTuningJobs=8",
+        HSCODE_WAIT_FOR_EXECUTION="true", HSCODE_JOB_IMAGE="123456789012.dkr.ecr.us-east-1.amazonaws.com/hs-code-jobs:1")
+    assert upsert[-2:] == ["--job-image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/hs-code-jobs:1"]
+    assert start[-5:] == ["--param", "InputDataUri=s3://d/x/", "--param", "MaxTuningJobs=8", "--wait"]
 
 
 def _cli_available() -> bool:
