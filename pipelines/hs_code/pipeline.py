@@ -91,11 +91,14 @@ def get_pipeline(
     default_quality_threshold: float = 0.30,
     default_max_tuning_jobs: int = 12,
     default_max_parallel_jobs: int = 3,
+    static_hyperparameters: dict | None = None,
 ):
     """Builds the pipeline. Uploads the steps/ code to `default_bucket` (content-hashed keys).
 
     `sagemaker_session`: a PipelineSession to use (default: one for `region`). `job_image` /
     `serving_image` replace SageMaker's prebuilt TensorFlow images (see containers/README.md).
+    `static_hyperparameters` override the fixed training hyper-parameters, e.g. {"epochs": "4"} for a
+    quick run (the tuned ones cannot be fixed this way).
     """
     # The SDK creates boto3 clients at import time; give them a region before the first import.
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
@@ -125,6 +128,11 @@ def get_pipeline(
         hyperparameter_ranges,
     )
 
+    fixed = {**STATIC_HYPERPARAMETERS, **{k: str(v) for k, v in (static_hyperparameters or {}).items()}}
+    tuned_and_fixed = set(fixed) & set(hyperparameter_ranges())
+    if tuned_and_fixed:
+        raise ValueError(f"static_hyperparameters: {', '.join(sorted(tuned_and_fixed))} are tuned; "
+                         "narrow the range in pipelines/hs_code/tuning.py instead")
     prefix = base_job_prefix.strip("/")
     session = sagemaker_session or PipelineSession(default_bucket=default_bucket)
     job_image = job_image or job_image_uri(region)
@@ -199,7 +207,7 @@ def get_pipeline(
         environment={"PYTHONPATH": TRAINING_CODE_DIR, "PYTHONUNBUFFERED": "1"},
         # Framework script mode (see the module docstring): no `source_code`, so the SDK uploads nothing
         # with a timestamped key; the container fetches our content-hashed tarball instead.
-        hyperparameters={**STATIC_HYPERPARAMETERS, "sagemaker_program": "steps/train.py",
+        hyperparameters={**fixed, "sagemaker_program": "steps/train.py",
                          "sagemaker_submit_directory": code.tarball_uri},
     )
     tuner = ParameterizedLimitsTuner(

@@ -1,8 +1,12 @@
 """The DAG's structure as SageMaker (and the local runner) will read it."""
 from __future__ import annotations
 
+import json
 import re
 
+import pytest
+
+from pipelines.hs_code.offline import build_definition_offline
 from pipelines.hs_code.pipeline import ACCURACY_JSON_PATH, STEP_NAMES
 
 
@@ -145,3 +149,14 @@ def test_register_model_package(steps_by_name):
 def test_step_caching(steps_by_name):
     for name in ("Preprocess", "Tune", "Evaluate"):
         assert steps_by_name[name]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
+
+
+def test_static_hyperparameters_can_be_overridden_but_not_tuned_ones(frozen_steps_dir):
+    definition = json.loads(build_definition_offline(steps_dir=frozen_steps_dir, stage_data=False,
+                                                     static_hyperparameters={"epochs": 4}))
+    tune = next(s for s in definition["Steps"] if s["Name"] == "Tune")
+    static = tune["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert static["epochs"] == "4" and static["patience"] == "3"
+    with pytest.raises(ValueError, match="model_type"):
+        build_definition_offline(steps_dir=frozen_steps_dir, stage_data=False,
+                                 static_hyperparameters={"model_type": "lstm"})
