@@ -19,9 +19,9 @@ class Profile:
 
 PROFILES = {
     "quick": Profile(
-        "quick", "4 tuning trials, 2 at a time, short training",
+        "quick", "4 tuning trials, 2 at a time, 3 epochs each",
         parameters={"MaxTuningJobs": "4", "MaxParallelTuningJobs": "2"},
-        build_options={"static_hyperparameters": {"epochs": "4", "patience": "2"}},
+        build_options={"static_hyperparameters": {"epochs": "3", "patience": "1"}},
     ),
     "full": Profile(
         "full", "the definition's tuning budget (12 trials), 2 at a time on this machine",
