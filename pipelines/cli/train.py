@@ -1,10 +1,41 @@
-"""hscode train.
+"""hscode train: the training job's code (steps/train.py) run locally on a data-preparation output dir.
 
-Placeholder: registers nothing until its owner fills it in. Each module exposes
-`register(subparsers)`, adding its parsers with `set_defaults(handler=fn)`; `fn(args)` returns an exit code.
+    hscode train --train DATA_DIR [--validation DIR] --model-dir OUT [--model-type lstm --epochs 10 ...] [--package]
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def register(subparsers) -> None:
-    pass
+    from steps.train import add_hyperparameter_arguments
+
+    parser = subparsers.add_parser(
+        "train", help="train a model on prepared data (the SageMaker training job's code, run locally)",
+        description="Train an HS-code classifier on the output of `hscode data prepare` and write the model dir "
+        "(SavedModel in 1/, code/inference.py, encoder.json, metadata.json).",
+    )
+    parser.add_argument("--train", required=True, help="dir with train.csv and encoder.json (data preparation output)")
+    parser.add_argument("--validation", help="dir with validation.csv (default: the --train dir)")
+    parser.add_argument("--model-dir", "--model_dir", dest="model_dir", required=True, help="output model dir")
+    parser.add_argument("--package", action="store_true", help="also write model.tar.gz next to the model dir")
+    add_hyperparameter_arguments(parser)
+    parser.set_defaults(handler=_train)
+
+
+def _train(args) -> int:
+    from steps.hsml.export import pack_model_dir
+    from steps.train import run
+
+    try:
+        result = run(args, log=lambda line: print(line, flush=True))
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}")
+        return 2
+    metrics = result["metrics"]
+    print(f"trained {args.model_type} in {result['seconds']:.0f}s: best epoch {result['best_epoch']}, "
+          f"val_accuracy {metrics['val_accuracy']:.4f}, val_macro_f1 {metrics['val_macro_f1']:.4f} -> {args.model_dir}")
+    if args.package:
+        tar_path = pack_model_dir(args.model_dir, Path(args.model_dir).with_suffix(".tar.gz"))
+        print(f"packed {tar_path}")
+    return 0
