@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -68,29 +69,37 @@ def run_process(command: list[str], cwd: Path, env: dict[str, str], log_path: Pa
             returncode = process.wait()
             for pump in pumps:
                 pump.join()
+        except BaseException:
+            _stop(process)  # interrupted while waiting: the job must not outlive the runner
+            raise
         finally:
             with _live_lock:
                 _live.discard(process)
     return ProcessResult(returncode, "\n".join(tail))
 
 
+def _stop(process: subprocess.Popen, grace_s: float = 5.0) -> None:
+    """SIGTERM the job's whole process group, then SIGKILL after a grace period."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+
 def terminate_all(grace_s: float = 5.0) -> None:
-    """Stop every live job (its whole process group): SIGTERM, then SIGKILL after a grace period."""
+    """Stop every live job (parallel tuning trials run in worker threads)."""
     with _live_lock:
         processes = list(_live)
     for process in processes:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    for process in processes:
-        try:
-            process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _stop(process, grace_s)
 
 
 def error_summary(stderr_tail: str, returncode: int, max_lines: int = 8) -> str:
@@ -101,7 +110,13 @@ def error_summary(stderr_tail: str, returncode: int, max_lines: int = 8) -> str:
     return text or f"the job exited with status {returncode} and wrote nothing to stderr"
 
 
+_TF_NATIVE_LOG = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [EWI] ")
+
+
 def _is_noise(line: str) -> bool:
+    """TensorFlow's native start-up logging and Python warnings: kept in the log file, not echoed."""
+    if _TF_NATIVE_LOG.match(line) or "UserWarning" in line or line.strip() == "warnings.warn(":
+        return True
     noisy = ("oneDNN", "cpu_feature_guard", "TF_ENABLE_ONEDNN_OPTS", "rebuild TensorFlow", "absl::",
              "WARNING: All log messages before absl", "computation placer", "cuda", "E0000", "W0000", "I0000")
     return any(marker in line for marker in noisy)
