@@ -1,0 +1,1 @@
+"""Benchmarks and their results (bench/results/). `python -m bench.accuracy` is the accuracy benchmark."""
