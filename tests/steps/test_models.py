@@ -51,3 +51,20 @@ def test_each_model_type_learns_well_above_the_majority_baseline(model_type):
                          log=lambda line: None)
     accuracy = result["metrics"]["val_accuracy"]
     assert accuracy >= majority + 0.25, f"{model_type}: val_accuracy {accuracy:.3f} vs majority {majority:.3f}"
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_output_does_not_depend_on_how_much_padding_a_row_has(model_type):
+    """Serving trims each batch to its longest row: a description must score the same alone or beside a long one."""
+    model = build_model(model_type, num_classes=5, word_vocab_size=40, ngram_vocab_size=60, max_length=10,
+                        ngrams_per_word=6, embedding_dim=8, filters=8, kernel_sizes=(1, 2, 3), units=8)
+    rng = np.random.default_rng(1)
+    word_ids = np.zeros((2, 10), dtype="int32")
+    ngram_ids = np.zeros((2, 10, 6), dtype="int32")
+    word_ids[0, :3] = rng.integers(1, 40, 3)
+    ngram_ids[0, :3, :2] = rng.integers(2, 60, (3, 2))
+    word_ids[1, :9] = rng.integers(1, 40, 9)
+    ngram_ids[1, :9, :] = rng.integers(2, 60, (9, 6))
+    together = model.predict([word_ids, ngram_ids], verbose=0)
+    alone = model.predict([word_ids[:1], ngram_ids[:1]], verbose=0)
+    np.testing.assert_allclose(together[0], alone[0], rtol=1e-4, atol=1e-6)
