@@ -123,6 +123,8 @@ class LocalRunner:
                 step = record.steps[current]
                 step.status, step.failure_reason = rec.STOPPED, f"stopped by {stop or 'SIGINT'}"
                 step.ended = rec.now()
+                if step.started:
+                    step.elapsed_s = rec.seconds_between(step.started, step.ended)
             record.status, record.failure_reason = rec.STOPPED, f"stopped during step {current}"
         record.ended = rec.now()
         self.executions.save(record)
@@ -142,7 +144,8 @@ class LocalRunner:
     def _run_step(self, node: StepNode, record: rec.ExecutionRecord) -> None:
         step = record.steps[node.name]
         step.status, step.started, step.ended, step.attempts = rec.EXECUTING, rec.now(), None, step.attempts + 1
-        step.log = str(self._logs_dir(record) / f"{node.name}.log")
+        # A tuning step's log is one file per trial (logs/<trial job>.log); the others have one each.
+        step.log = str(self._logs_dir(record) / (f"{node.name}.log" if node.type != "Tuning" else ""))
         self.executions.save(record)
         self.console.step_started(node.name, node.type)
         began = time.monotonic()
