@@ -106,6 +106,43 @@ def encode_texts(vectorizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(words), np.concatenate(ngrams)
 
 
+def length_bucketed_batches(keras, x, y, batch_size: int, seed: int, pool_batches: int = 50):
+    """Batches of similar-length rows (the model trims each batch to its longest row, so short descriptions
+    do not pay for the long nomenclature texts): shuffle, sort within pools of `pool_batches` batches by
+    length, cut into batches, shuffle the batch order; re-drawn every epoch."""
+    words, ngrams = x
+    lengths = (words != 0).sum(axis=1)
+
+    class LengthBucketedBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.batches = self._arrange()
+
+        def _arrange(self):
+            order = self.rng.permutation(len(y))
+            pool = batch_size * pool_batches
+            batches = []
+            for start in range(0, len(order), pool):
+                chunk = order[start : start + pool]
+                chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+                batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+            self.rng.shuffle(batches)
+            return batches
+
+        def __len__(self):
+            return len(self.batches)
+
+        def __getitem__(self, index):
+            rows = np.sort(self.batches[index])
+            return (words[rows], ngrams[rows]), y[rows]
+
+        def on_epoch_end(self):
+            self.batches = self._arrange()
+
+    return LengthBucketedBatches()
+
+
 def classification_metrics(true_codes: list[str], predicted_codes: list[str]) -> dict:
     """HS6 accuracy and macro F1 (over the codes present in validation), plus HS4/HS2 accuracy."""
     from sklearn.metrics import f1_score
@@ -221,8 +258,8 @@ def train_model(
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     reporter = _make_epoch_reporter(keras, model, x_val, val_codes, labels, int(hp["epochs"]), int(hp["patience"]),
                                     log)
-    model.fit(list(x_train), y_train, batch_size=int(hp["batch_size"]), epochs=int(hp["epochs"]), shuffle=True,
-              verbose=0, callbacks=[reporter])
+    batches = length_bucketed_batches(keras, x_train, y_train, int(hp["batch_size"]), int(hp["seed"]))
+    model.fit(batches, epochs=int(hp["epochs"]), verbose=0, callbacks=[reporter])
 
     best = reporter.best
     metrics = {k: best[k] for k in ("val_accuracy", "val_macro_f1", "val_hs4_accuracy", "val_hs2_accuracy")}
