@@ -79,3 +79,24 @@ def test_same_seed_same_model(tmp_path):
     runs = [train_step.train_model(train, validation, encoder, hyperparameters, log=lambda line: None)
             for _ in range(2)]
     assert runs[0]["history"][-1]["loss"] == runs[1]["history"][-1]["loss"]
+
+
+@pytest.mark.slow
+def test_hscode_train_cli_trains_on_a_prepared_dir_and_packs(tmp_path, capsys):
+    from pipelines.cli import main as hscode
+
+    train, validation, encoder = small_splits()
+    data_dir = write_channel(tmp_path / "prepared", train, validation, encoder)  # flat, as data preparation writes
+    argv = ["train", "--train", str(data_dir), "--model-dir", str(tmp_path / "model"), "--package",
+            "--model-type", "textcnn", "--epochs", "1", "--embedding-dim", "16", "--filters", "16", "--max-length", "8"]
+    assert hscode(argv) == 0
+    assert (tmp_path / "model.tar.gz").exists()
+    assert "val_accuracy=" in capsys.readouterr().out
+
+
+def test_hscode_train_cli_missing_data_is_a_clear_error(tmp_path, capsys):
+    from pipelines.cli import main as hscode
+
+    (tmp_path / "encoder.json").write_text("{}")
+    assert hscode(["train", "--train", str(tmp_path), "--model-dir", str(tmp_path / "model")]) == 2
+    assert "hscode data prepare" in capsys.readouterr().out
