@@ -1,8 +1,9 @@
 """The prepared split files (train.csv, validation.csv, test.csv) as the preprocessing step writes them.
 
 Columns: description (raw text), text (normalised), hs_code (6-digit string, leading zeros kept), source,
-origin (input file:line), upsampled (1 for an up-sampled copy, train only). Read them with `read_split` so
-hs_code stays a string ("010121", not the number 10121).
+origin (input file:line), upsampled (1 for an up-sampled copy, train only; with --upsample-method token_dropout
+the copy's description is its augmented normalised text). Read them with `read_split` so hs_code stays a
+string ("010121", not the number 10121).
 """
 from __future__ import annotations
 
