@@ -43,7 +43,7 @@ def plot_per_chapter_accuracy(per_chapter: Sequence[dict], path: str | Path) -> 
     ax.set_xlabel("true chapter (numbers above bars: test rows)")
     ax.set_ylabel("accuracy")
     ax.set_title("Accuracy per chapter")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return _save(fig, path)
 
 
