@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from pipelines.local.store import ArtifactStore
@@ -26,9 +29,22 @@ def build_local_definition(home: Path, build_options: dict | None = None) -> dic
     """Build the definition offline and mirror its uploads into <home>/store; returns the definition."""
     from pipelines.hs_code.offline import build_offline
 
-    build = build_offline(**(build_options or {}))
+    with _quiet_sdk():
+        build = build_offline(**(build_options or {}))
     seed_store(ArtifactStore(Path(home) / "store"), build.objects)
     return json.loads(build.definition)
+
+
+@contextmanager
+def _quiet_sdk():
+    """The SDK logs INFO/WARNING lines about fields it pops from the definition: not news to a local user."""
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def seed_store(store: ArtifactStore, objects: dict[str, bytes]) -> int:
