@@ -48,8 +48,8 @@ def render(record: rec.ExecutionRecord, store: ArtifactStore, verbose: bool = Fa
         if step.cache_hit_from and "cache hit" not in note:
             note = f"cache hit from {step.cache_hit_from}; {note}"
         lines.append(f"    {step.name:<{width}}  {step.status:<10} {format_duration(step.elapsed_s):>8}  {note}".rstrip())
-        if verbose and step.log:
-            lines.append(f"    {'':<{width}}  log: {step.log}")
+        if verbose and step.log and Path(step.log).exists():  # condition and fail steps write none
+            lines.append(f"    {'':<{width}}  log{'s' if Path(step.log).is_dir() else ''}: {step.log}")
     tune = next((s for s in record.steps.values() if s.type == "Tuning" and s.status == rec.SUCCEEDED), None)
     if tune:
         out = tune.outputs
