@@ -150,3 +150,14 @@ def test_executions_are_listed_and_described(make_runner, home, capsys):
     assert "Tune" in out and "best trial" in out and "trial 3:" in out
     assert main(["pipeline", "describe", "nope"]) == 2
     assert "no execution 'nope'" in capsys.readouterr().err
+
+
+def test_cli_refuses_malformed_overrides_and_unknown_executions(home, capsys):
+    from pipelines.cli import main
+
+    assert main(["pipeline", "run", "--local", "--param", "QualityThreshold"]) == 2
+    assert "write it as Name=Value" in capsys.readouterr().err
+    assert main(["pipeline", "run", "--local", "--profile", "huge"]) == 2
+    assert "unknown profile 'huge'; choose one of quick, full" in capsys.readouterr().err
+    assert main(["pipeline", "retry", "nope"]) == 2
+    assert "no execution 'nope'" in capsys.readouterr().err
