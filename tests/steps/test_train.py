@@ -31,7 +31,7 @@ def test_kernel_sizes_parsing():
 
 
 def test_missing_encoder_says_to_run_data_preparation(tmp_path, monkeypatch):
-    train, validation, _ = small_splits()
+    train = small_splits()[0]
     train.to_csv(tmp_path / "train.csv", index=False)
     monkeypatch.setenv("SM_CHANNEL_TRAIN", str(tmp_path))
     monkeypatch.setenv("SM_MODEL_DIR", str(tmp_path / "model"))
@@ -54,8 +54,8 @@ def test_script_mode_run_prints_tuner_metrics_and_writes_the_model_dir(tmp_path,
     assert train_step.main(argv) == 0
 
     out = capsys.readouterr().out
-    accuracies = re.findall(r"^val_accuracy=([0-9\.]+);$", out, flags=re.M)
-    f1s = re.findall(r"^val_macro_f1=([0-9\.]+);$", out, flags=re.M)
+    accuracies = re.findall(r"^val_accuracy=([0-9\.]+);$", out, flags=re.MULTILINE)
+    f1s = re.findall(r"^val_macro_f1=([0-9\.]+);$", out, flags=re.MULTILINE)
     assert len(accuracies) == len(f1s) == 3  # every epoch, then the best epoch once more
     assert float(accuracies[-1]) == max(map(float, accuracies[:-1]))
     assert "epoch 2/2" in out and "ETA" in out

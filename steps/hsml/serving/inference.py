@@ -17,8 +17,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-try:
-    from hsml_text import normalize_description  # the copy shipped next to this file in the model dir
+try:  # the copy shipped next to this file in the model dir
+    from hsml_text import normalize_description
 except ImportError:  # running from the source tree (tests)
     from steps.hsml.text import normalize_description
 
@@ -50,7 +50,7 @@ def prepare_instances(descriptions: list) -> list[str]:
     instances = []
     for row, description in enumerate(descriptions):
         if not isinstance(description, str):
-            raise ValueError(f"row {row}: description must be a string, got {type(description).__name__}")
+            raise TypeError(f"row {row}: description must be a string, got {type(description).__name__}")
         if len(description) > MAX_DESCRIPTION_CHARS:
             raise ValueError(f"row {row}: description has {len(description)} characters (limit "
                              f"{MAX_DESCRIPTION_CHARS}); send one product description per row")
