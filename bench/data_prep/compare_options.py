@@ -56,6 +56,28 @@ class CentroidClassifier:
         return self.classes_[np.asarray(scores.argmax(axis=1)).ravel()]
 
 
+class CosineKNN:
+    """k nearest training rows by cosine, votes weighted by similarity (the SOURCES.md sanity baseline)."""
+
+    def __init__(self, k: int = 5):
+        self.k = k
+
+    def fit(self, features, labels):
+        self.features_, self.labels_ = features, np.asarray(labels)
+        return self
+
+    def predict(self, features):
+        similarities = (features @ self.features_.T).toarray()
+        predictions = []
+        for row in similarities:
+            nearest = np.argpartition(-row, self.k)[: self.k]
+            votes: dict[str, float] = {}
+            for index in nearest:
+                votes[self.labels_[index]] = votes.get(self.labels_[index], 0.0) + row[index]
+            predictions.append(max(votes, key=votes.get))
+        return np.asarray(predictions)
+
+
 def accuracy(model, vectorize, frame) -> float:
     predicted = model.predict(vectorize(frame["text"]))
     return round(float((predicted == frame["hs_code"].to_numpy()).mean()), 4)
@@ -78,6 +100,8 @@ def evaluate(folder: Path, classifier: str) -> dict:
 
     if classifier == "linearsvc":
         model = LinearSVC(C=0.5)
+    elif classifier == "knn":
+        model = CosineKNN()
     elif classifier == "centroid":
         model = CentroidClassifier()
     else:
@@ -92,7 +116,7 @@ def evaluate(folder: Path, classifier: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--classifier", choices=("linearsvc", "sgd", "centroid"), default="sgd")
+    parser.add_argument("--classifier", choices=("linearsvc", "sgd", "centroid", "knn"), default="sgd")
     parser.add_argument("--only", default="", help="run only variants whose name contains this")
     parser.add_argument("--out", default="bench/data_prep/results.json")
     args = parser.parse_args()

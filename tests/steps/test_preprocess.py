@@ -115,7 +115,8 @@ def test_splits_upsampling_and_nomenclature_option(tmp_path):
              ("T-shirts of cotton, knitted", "610910", "train_nomenclature"),
              ("fpo pullover", "611020", "train_nomenclature")]  # official text identical to a test text
     path = _labelled(tmp_path, rows)
-    report = prepare([path], DATA_DIR, tmp_path / "out", PrepareOptions(validation_fraction=0.2, upsample_floor=3))
+    report = prepare([path], DATA_DIR, tmp_path / "out",
+                     PrepareOptions(validation_fraction=0.2, upsample_floor=3, nomenclature="include"))
     train, validation, test = (read_split(tmp_path / "out" / f"{n}.csv") for n in ("train", "validation", "test"))
     assert list(test["description"]) == ["fpo pullover"]
     assert len(validation) == 4 and set(validation["hs_code"]) == {"610910"}
@@ -166,8 +167,8 @@ def test_cli_prepare_and_its_column_error(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_bundled_dataset(tmp_path):
-    report = prepare([BUNDLED_DATASET], DATA_DIR, tmp_path)
-    assert report["rows_read"] == 36_825
+    report = prepare([BUNDLED_DATASET], DATA_DIR, tmp_path, PrepareOptions(nomenclature="include"))
+    assert report["rows_read"] == 36_825 and report["excluded"] == 0
     assert report["rows_read"] == report["kept"] + report["rejected"] + report["duplicates"]
     train, validation, test = (read_split(tmp_path / f"{n}.csv") for n in ("train", "validation", "test"))
     assert report["classes"]["train"] == 5613
@@ -178,3 +179,10 @@ def test_bundled_dataset(tmp_path):
     assert (train["hs_code"].str[0] == "0").any()  # leading zeros kept on the way out and back in
     assert not set(train["text"]) & set(test["text"]) and not set(validation["text"]) & set(test["text"])
     assert not set(train["text"]) & set(validation["text"])
+
+
+def test_bundled_dataset_default_leaves_the_nomenclature_out(tmp_path):
+    report = prepare([BUNDLED_DATASET], DATA_DIR, tmp_path, PrepareOptions(upsample=False))
+    assert report["excluded"] == 30_513 and report["splits"]["train_nomenclature_rows"] == 0
+    assert report["rows_read"] == report["kept"] + report["rejected"] + report["duplicates"] + report["excluded"]
+    assert report["splits"]["test"] == 438  # the 440 test_fpo rows less 2 duplicates after normalisation
