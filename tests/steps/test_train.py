@@ -75,7 +75,7 @@ def test_script_mode_run_prints_tuner_metrics_and_writes_the_model_dir(tmp_path,
 @pytest.mark.slow
 def test_same_seed_same_model(tmp_path):
     train, validation, encoder = small_splits()
-    hyperparameters = {**FAST_HYPERPARAMETERS, "model_type": "dnn", "epochs": 2}
+    hyperparameters = {**FAST_HYPERPARAMETERS, "model_type": "dnn", "epochs": 1}
     runs = [train_step.train_model(train, validation, encoder, hyperparameters, log=lambda line: None)
             for _ in range(2)]
     assert runs[0]["history"][-1]["loss"] == runs[1]["history"][-1]["loss"]
