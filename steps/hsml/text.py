@@ -10,7 +10,7 @@ import html
 import re
 import unicodedata
 
-NORMALIZER_VERSION = "1"
+NORMALIZER_VERSION = "2"
 NUMBER_TOKEN = "0"
 
 # Spellings of the same unit collapse to one token, so "500 grams", "500gr" and "500g" look alike.
@@ -41,8 +41,7 @@ def normalize_description(text: str) -> str:
         text = text.casefold()
     else:
         text = unicodedata.normalize("NFKC", text).casefold()
-        # Strip accents ("crème" -> "creme") so accented and plain spellings share tokens.
-        text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+        text = _strip_latin_accents(text)
     text = _APOSTROPHES.sub("", text)  # "men's" -> "mens", not "men s"
     text = _NUMBER_BOUNDARY.sub(" ", text)
     tokens = []
@@ -56,6 +55,20 @@ def normalize_description(text: str) -> str:
             else:
                 tokens.append(_UNIT_ALIASES.get(token, token) if _previous_is_number(tokens) else token)
     return " ".join(tokens)
+
+
+def _strip_latin_accents(text: str) -> str:
+    """"crème" -> "creme", so accented and plain spellings share tokens.
+
+    Only marks on ASCII letters go: in other scripts a combining mark is part of the letter
+    (Japanese ボ is ホ plus a voicing mark) and dropping it would turn one word into another.
+    """
+    kept: list[str] = []
+    for ch in unicodedata.normalize("NFKD", text):
+        if unicodedata.combining(ch) and kept and kept[-1].isascii():
+            continue
+        kept.append(ch)
+    return unicodedata.normalize("NFC", "".join(kept))
 
 
 def _previous_is_number(tokens: list[str]) -> bool:

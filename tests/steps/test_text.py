@@ -20,6 +20,8 @@ from steps.hsml.text import normalize_description, tokenize
     ("made in china", "made in china"),  # "in" is a unit only after a number
     ("12 inches", "0 in"),
     ("футболка", "футболка"),  # other scripts survive
+    ("ボールペン", "ボールペン"),  # marks that are part of a non-Latin letter stay (ボ is not ホ)
+    ("Ångström", "angstrom"),
     ("", ""),
     ("!!! ---", ""),
 ])
