@@ -52,7 +52,7 @@ def _without_optimizer(model):
     """A copy holding only the weights: the optimizer's slots would triple the SavedModel's size."""
     import keras
 
-    serving_model = keras.models.clone_model(model)
+    serving_model = keras.Model.from_config(model.get_config())  # clone_model would carry the compile state over
     serving_model.set_weights(model.get_weights())
     return serving_model
 

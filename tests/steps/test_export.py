@@ -123,3 +123,8 @@ def test_serving_hook_accepts_csv_and_names_a_bad_row(exported):
     with pytest.raises(ValueError, match="row 1: .*empty after normalisation"):
         hook.input_handler(io.BytesIO(json.dumps(["ok text", "!!!"]).encode()),
                            SimpleNamespace(request_content_type="application/json"))
+
+
+def test_saved_model_holds_weights_only_not_the_optimizer_state(exported):
+    names = [name for name, _ in tf.train.list_variables(str(exported[0] / "1" / "variables" / "variables"))]
+    assert not [name for name in names if "optimizer" in name]
