@@ -54,6 +54,10 @@ class WordNgramEmbedding(layers.Layer):
         self.word_embedding = layers.Embedding(word_vocab_size, embedding_dim, name="word_embedding")
         self.ngram_embedding = layers.Embedding(ngram_vocab_size, embedding_dim, name="ngram_embedding")
 
+    def build(self, word_ids_shape, ngram_ids_shape):
+        self.word_embedding.build(word_ids_shape)
+        self.ngram_embedding.build(ngram_ids_shape)
+
     def call(self, word_ids, ngram_ids):
         ngram_mask = ops.expand_dims(ops.cast(ngram_ids > 0, self.compute_dtype), -1)  # [B, T, K, 1]
         ngram_sum = ops.sum(self.ngram_embedding(ngram_ids) * ngram_mask, axis=2)
