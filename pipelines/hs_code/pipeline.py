@@ -92,13 +92,15 @@ def get_pipeline(
     default_max_tuning_jobs: int = 12,
     default_max_parallel_jobs: int = 3,
     static_hyperparameters: dict | None = None,
+    search_space: str = "full",
 ):
     """Builds the pipeline. Uploads the steps/ code to `default_bucket` (content-hashed keys).
 
     `sagemaker_session`: a PipelineSession to use (default: one for `region`). `job_image` /
     `serving_image` replace SageMaker's prebuilt TensorFlow images (see containers/README.md).
     `static_hyperparameters` override the fixed training hyper-parameters, e.g. {"epochs": "4"} for a
-    quick run (the tuned ones cannot be fixed this way).
+    quick run (the tuned ones cannot be fixed this way). `search_space` picks the tuning ranges
+    ("full", or "quick" for a few short laptop trials; see pipelines/hs_code/tuning.py).
     """
     # The SDK creates boto3 clients at import time; give them a region before the first import.
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
@@ -129,7 +131,8 @@ def get_pipeline(
     )
 
     fixed = {**STATIC_HYPERPARAMETERS, **{k: str(v) for k, v in (static_hyperparameters or {}).items()}}
-    tuned_and_fixed = set(fixed) & set(hyperparameter_ranges())
+    ranges = hyperparameter_ranges(search_space)
+    tuned_and_fixed = set(fixed) & set(ranges)
     if tuned_and_fixed:
         raise ValueError(f"static_hyperparameters: {', '.join(sorted(tuned_and_fixed))} are tuned; "
                          "narrow the range in pipelines/hs_code/tuning.py instead")
@@ -214,7 +217,7 @@ def get_pipeline(
         model_trainer=trainer,
         objective_metric_name=OBJECTIVE_METRIC,
         objective_type=OBJECTIVE_TYPE,
-        hyperparameter_ranges=hyperparameter_ranges(),
+        hyperparameter_ranges=ranges,
         metric_definitions=METRIC_DEFINITIONS,
         strategy="Bayesian",
         max_jobs=max_tuning_jobs,

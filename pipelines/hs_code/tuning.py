@@ -28,20 +28,38 @@ STATIC_HYPERPARAMETERS = {
 }
 
 
-def hyperparameter_ranges() -> dict:
+SEARCH_SPACES = ("full", "quick")
+
+
+def hyperparameter_ranges(search_space: str = "full") -> dict:
     """The Bayesian search space: the model family is itself a hyper-parameter.
 
     Every range is passed to every trial; train.py ignores the ones its model type does not use
     (`filters`/`kernel_sizes` are TextCNN's, `units` is the LSTM's and the DNN's width).
+    "quick" is for a laptop run of a few short trials: only the two model families that learn within a
+    few epochs on 2 CPU cores (the LSTM is ~3x slower per epoch) and the learning rates that get there.
     """
+    if search_space == "quick":
+        return {
+            "model_type": CategoricalParameter(["textcnn", "dnn"]),
+            "learning_rate": ContinuousParameter(1e-3, 5e-3, scaling_type="Logarithmic"),
+            "dropout": ContinuousParameter(0.3, 0.6),
+            "embedding_dim": IntegerParameter(96, 256),
+            "filters": IntegerParameter(128, 320),
+            "kernel_sizes": CategoricalParameter(["1,2", "1,2,3", "2,3,4"]),
+            "units": IntegerParameter(128, 384),
+            "batch_size": CategoricalParameter([64, 128]),
+        }
+    if search_space != "full":
+        raise ValueError(f"unknown search space {search_space!r}; choose one of {', '.join(SEARCH_SPACES)}")
     return {
         "model_type": CategoricalParameter(["textcnn", "lstm", "dnn"]),
         "learning_rate": ContinuousParameter(1e-4, 1e-2, scaling_type="Logarithmic"),
-        "dropout": ContinuousParameter(0.1, 0.5),
+        "dropout": ContinuousParameter(0.1, 0.6),
         "embedding_dim": IntegerParameter(32, 256),
-        "filters": IntegerParameter(32, 256),
-        "kernel_sizes": CategoricalParameter(["2,3,4", "3,4,5", "1,2,3"]),
-        "units": IntegerParameter(32, 256),
+        "filters": IntegerParameter(32, 320),
+        "kernel_sizes": CategoricalParameter(["1,2", "2,3,4", "3,4,5", "1,2,3"]),
+        "units": IntegerParameter(32, 384),
         "batch_size": CategoricalParameter([32, 64, 128]),
     }
 

@@ -19,9 +19,9 @@ class Profile:
 
 PROFILES = {
     "quick": Profile(
-        "quick", "4 tuning trials, 2 at a time, 3 epochs each",
+        "quick", "4 tuning trials of TextCNN/DNN, 2 at a time, at most 8 epochs each",
         parameters={"MaxTuningJobs": "4", "MaxParallelTuningJobs": "2"},
-        build_options={"static_hyperparameters": {"epochs": "3", "patience": "1"}},
+        build_options={"static_hyperparameters": {"epochs": "8", "patience": "2"}, "search_space": "quick"},
     ),
     "full": Profile(
         "full", "the definition's tuning budget (12 trials), 2 at a time on this machine",

@@ -160,3 +160,14 @@ def test_static_hyperparameters_can_be_overridden_but_not_tuned_ones(frozen_step
     with pytest.raises(ValueError, match="model_type"):
         build_definition_offline(steps_dir=frozen_steps_dir, stage_data=False,
                                  static_hyperparameters={"model_type": "lstm"})
+
+
+def test_quick_search_space_keeps_only_the_fast_model_families(frozen_steps_dir):
+    definition = json.loads(build_definition_offline(steps_dir=frozen_steps_dir, stage_data=False,
+                                                     search_space="quick"))
+    tune = next(s for s in definition["Steps"] if s["Name"] == "Tune")
+    ranges = tune["Arguments"]["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    categorical = {r["Name"]: r["Values"] for r in ranges["CategoricalParameterRanges"]}
+    assert categorical["model_type"] == ["textcnn", "dnn"]
+    with pytest.raises(ValueError, match="unknown search space"):
+        build_definition_offline(steps_dir=frozen_steps_dir, stage_data=False, search_space="huge")
