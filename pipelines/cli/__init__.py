@@ -5,7 +5,11 @@ Each area registers its own subcommands in its own module, so this file only wir
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+# TensorFlow's C++ start-up chatter (oneDNN, CPU features) is noise on a command line; errors still show.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pipelines.cli import data, evaluate, pipeline_aws, pipeline_local, predict, registry, train
 
