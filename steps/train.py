@@ -39,7 +39,16 @@ HYPERPARAMETER_DEFAULTS = {
     "max_length": 48,
     "patience": 3,
     "seed": 42,
+    # Regularisers for ~5k real rows over ~1.7k classes (most with 1-2 rows); 0 / 1 switch each one off.
+    "label_smoothing": 0.0,
+    "weight_decay": 0.0,  # AdamW decoupled weight decay
+    "embedding_dropout": 0.0,  # spatial dropout on the word + n-gram embeddings
+    "aux_loss_weight": 0.0,  # > 0 adds HS4 and HS2 softmax heads (training only) with this loss weight
+    "nomenclature_weight": 1.0,  # sample weight of official nomenclature rows (source wco_* / us_hts*)
 }
+# Per model type, applied under what the caller gives (chosen on validation.csv; README section "models").
+MODEL_DEFAULTS: dict[str, dict] = {}
+NOMENCLATURE_SOURCE_PREFIXES = ("wco_", "us_hts")
 ENCODE_CHUNK = 8192
 
 
@@ -47,7 +56,16 @@ def _int(value) -> int:
     return int(float(value))  # tuners may send integers as "128.0"
 
 
-_TYPES = {"model_type": str, "kernel_sizes": str, "dropout": float, "learning_rate": float}
+_TYPES = {"model_type": str, "kernel_sizes": str, "dropout": float, "learning_rate": float,
+          "label_smoothing": float, "weight_decay": float, "embedding_dropout": float, "aux_loss_weight": float,
+          "nomenclature_weight": float}
+
+
+def resolve_hyperparameters(given: dict | None) -> dict:
+    """Global defaults, then the model type's own defaults, then what the caller gave."""
+    given = dict(given or {})
+    model_type = given.get("model_type", HYPERPARAMETER_DEFAULTS["model_type"])
+    return {**HYPERPARAMETER_DEFAULTS, **MODEL_DEFAULTS.get(model_type, {}), **given}
 
 
 def add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,12 +124,14 @@ def encode_texts(vectorizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(words), np.concatenate(ngrams)
 
 
-def length_bucketed_batches(keras, x, y, batch_size: int, seed: int, pool_batches: int = 50):
+def length_bucketed_batches(keras, x, y, batch_size: int, seed: int, pool_batches: int = 50, sample_weight=None):
     """Batches of similar-length rows (the model trims each batch to its longest row, so short descriptions
     do not pay for the long nomenclature texts): shuffle, sort within pools of `pool_batches` batches by
-    length, cut into batches, shuffle the batch order; re-drawn every epoch."""
+    length, cut into batches, shuffle the batch order; re-drawn every epoch. y: labels, or a dict of them
+    (one per output)."""
     words, ngrams = x
     lengths = (words != 0).sum(axis=1)
+    rows_total = len(words)
 
     class LengthBucketedBatches(keras.utils.PyDataset):
         def __init__(self):
@@ -120,7 +140,7 @@ def length_bucketed_batches(keras, x, y, batch_size: int, seed: int, pool_batche
             self.batches = self._arrange()
 
         def _arrange(self):
-            order = self.rng.permutation(len(y))
+            order = self.rng.permutation(rows_total)
             pool = batch_size * pool_batches
             batches = []
             for start in range(0, len(order), pool):
@@ -135,12 +155,41 @@ def length_bucketed_batches(keras, x, y, batch_size: int, seed: int, pool_batche
 
         def __getitem__(self, index):
             rows = np.sort(self.batches[index])
-            return (words[rows], ngrams[rows]), y[rows]
+            labels = {k: v[rows] for k, v in y.items()} if isinstance(y, dict) else y[rows]
+            if sample_weight is None:
+                return (words[rows], ngrams[rows]), labels
+            return (words[rows], ngrams[rows]), labels, sample_weight[rows]
 
         def on_epoch_end(self):
             self.batches = self._arrange()
 
     return LengthBucketedBatches()
+
+
+def smoothed_sparse_crossentropy(label_smoothing: float):
+    """Sparse cross-entropy on probabilities with label smoothing (keras' sparse loss has no smoothing, and
+    one-hot targets over ~1.7k classes would be wasteful): (1-e)*CE(y) + e*mean over classes of -log p."""
+    import keras
+    from keras import ops
+
+    if label_smoothing <= 0:
+        return keras.losses.SparseCategoricalCrossentropy()
+
+    def loss(y_true, y_pred):
+        log_p = ops.log(ops.clip(y_pred, 1e-7, 1.0))
+        true_index = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        nll = -ops.take_along_axis(log_p, ops.expand_dims(true_index, -1), axis=-1)[:, 0]
+        return (1.0 - label_smoothing) * nll - label_smoothing * ops.mean(log_p, axis=-1)
+
+    return loss
+
+
+def nomenclature_sample_weights(frame: pd.DataFrame, weight: float) -> np.ndarray | None:
+    """Weight `weight` for official nomenclature rows, 1 for real ones; None when every weight would be 1."""
+    if weight == 1.0 or "source" not in frame.columns:
+        return None
+    official = frame["source"].astype(str).str.startswith(NOMENCLATURE_SOURCE_PREFIXES).to_numpy()
+    return None if not official.any() else np.where(official, weight, 1.0).astype(np.float32)
 
 
 def classification_metrics(true_codes: list[str], predicted_codes: list[str]) -> dict:
@@ -181,10 +230,12 @@ def _make_epoch_reporter(keras, model, x_val, val_codes, labels, epochs, patienc
 
         def on_epoch_end(self, epoch, logs=None):
             probabilities = model.predict(x_val, batch_size=1024, verbose=0)
+            if isinstance(probabilities, dict):
+                probabilities = probabilities["hs_code"]
             metrics = classification_metrics(val_codes, [labels[i] for i in probabilities.argmax(axis=1)])
             seconds = time.perf_counter() - self.started
             entry = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))),
-                     "accuracy": float(logs.get("accuracy", float("nan"))), **metrics, "seconds": round(seconds, 2)}
+                     "accuracy": float(logs.get("accuracy", logs.get("hs_code_accuracy", float("nan")))), **metrics, "seconds": round(seconds, 2)}
             self.history.append(entry)
             mean_epoch = np.mean([h["seconds"] for h in self.history])
             log(f"epoch {epoch + 1}/{epochs} loss={entry['loss']:.4f} accuracy={entry['accuracy']:.4f} "
@@ -225,11 +276,11 @@ def train_model(
     import keras
     import tensorflow as tf
 
-    from steps.hsml.models import build_model
+    from steps.hsml.models import build_model, serving_model
     from steps.hsml.tf_encoder import TFTextVectorizer
 
     started = time.perf_counter()
-    hp = {**HYPERPARAMETER_DEFAULTS, **(hyperparameters or {})}
+    hp = resolve_hyperparameters(hyperparameters)
     kernel_sizes = parse_kernel_sizes(hp["kernel_sizes"])
     keras.utils.set_random_seed(int(hp["seed"]))
     tf.config.experimental.enable_op_determinism()
@@ -248,20 +299,44 @@ def train_model(
         f"({unseen} with a code absent from train, counted as errors); encoder: {encoder.word_vocab_size} words, "
         f"{encoder.ngram_vocab_size} n-grams; model {hp['model_type']}")
 
+    # Auxiliary HS4 / HS2 heads: targets are the parent heading / chapter of the HS6 label.
+    aux_weight = float(hp["aux_loss_weight"])
+    auxiliary = {}
+    if aux_weight > 0:
+        for name, digits in (("hs4", 4), ("hs2", 2)):
+            parents = sorted({code[:digits] for code in labels})
+            parent_index = {p: i for i, p in enumerate(parents)}
+            auxiliary[name] = (len(parents), np.array([parent_index[labels[i][:digits]] for i in y_train], np.int32))
     model = build_model(
         hp["model_type"], num_classes=len(labels), word_vocab_size=encoder.word_vocab_size,
         ngram_vocab_size=encoder.ngram_vocab_size, max_length=vectorizer.max_length,
         ngrams_per_word=encoder.max_ngrams_per_word, embedding_dim=int(hp["embedding_dim"]),
         filters=int(hp["filters"]), kernel_sizes=kernel_sizes, units=int(hp["units"]), dropout=float(hp["dropout"]),
+        embedding_dropout=float(hp["embedding_dropout"]),
+        auxiliary_classes={name: n for name, (n, _) in auxiliary.items()} or None,
     )
-    model.compile(optimizer=keras.optimizers.Adam(float(hp["learning_rate"])),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss = smoothed_sparse_crossentropy(float(hp["label_smoothing"]))
+    if float(hp["weight_decay"]) > 0:
+        optimizer = keras.optimizers.AdamW(float(hp["learning_rate"]), weight_decay=float(hp["weight_decay"]))
+    else:
+        optimizer = keras.optimizers.Adam(float(hp["learning_rate"]))
+    if auxiliary:
+        y_fit = {"hs_code": y_train, **{name: targets for name, (_, targets) in auxiliary.items()}}
+        model.compile(optimizer=optimizer, loss={name: loss for name in y_fit},
+                      loss_weights={"hs_code": 1.0, **{name: aux_weight for name in auxiliary}},
+                      metrics={"hs_code": ["accuracy"]})
+    else:
+        y_fit = y_train
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    weights = nomenclature_sample_weights(train_df, float(hp["nomenclature_weight"]))
     reporter = _make_epoch_reporter(keras, model, x_val, val_codes, labels, int(hp["epochs"]), int(hp["patience"]),
                                     log)
-    batches = length_bucketed_batches(keras, x_train, y_train, int(hp["batch_size"]), int(hp["seed"]))
+    batches = length_bucketed_batches(keras, x_train, y_fit, int(hp["batch_size"]), int(hp["seed"]),
+                                      sample_weight=weights)
     model.fit(batches, epochs=int(hp["epochs"]), verbose=0, callbacks=[reporter])
 
     best = reporter.best
+    model = serving_model(model)  # the HS6 head only: what export, predictors and callers use
     metrics = {k: best[k] for k in ("val_accuracy", "val_macro_f1", "val_hs4_accuracy", "val_hs2_accuracy")}
     log(f"best epoch {best['epoch']} of {len(reporter.history)}:")
     log(metric_lines(metrics))
@@ -299,7 +374,9 @@ def run(args: argparse.Namespace, log=print) -> dict:
     encoder_path = train_dir / "encoder.json"
     if not encoder_path.exists():
         raise SystemExit(f"{encoder_path} not found: the train channel must hold data preparation's encoder.json")
-    hyperparameters = {name: getattr(args, name) for name in HYPERPARAMETER_DEFAULTS}
+    # A value equal to the global default counts as not given, so the model type's own default applies.
+    hyperparameters = {name: getattr(args, name) for name in HYPERPARAMETER_DEFAULTS
+                       if name == "model_type" or getattr(args, name) != HYPERPARAMETER_DEFAULTS[name]}
     return train_model(
         read_split(train_dir, "train.csv"), read_split(validation_dir, "validation.csv"),
         TextEncoder.load(encoder_path), hyperparameters, args.model_dir,

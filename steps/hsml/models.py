@@ -75,48 +75,66 @@ def _inputs(max_length: int, ngrams_per_word: int):
             keras.Input(shape=(max_length, ngrams_per_word), dtype="int32", name="ngram_ids"))
 
 
-def _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim):
-    """[B, T', D] embeddings of the trimmed batch and the [B, T'] mask of real (non-padding) words."""
+def _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout=0.0):
+    """[B, T', D] embeddings of the trimmed batch and the [B, T'] mask of real (non-padding) words.
+
+    embedding_dropout drops whole embedding channels for the whole description (spatial dropout): with 1-2
+    rows per class the networks otherwise memorise single word vectors."""
     word_ids, ngram_ids = TrimPadding(name="trim_padding")(*inputs)
     embedded = WordNgramEmbedding(word_vocab_size, ngram_vocab_size, embedding_dim, name="embedding")(word_ids, ngram_ids)
+    if embedding_dropout > 0:
+        embedded = layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout")(embedded)
     return embedded, ops.not_equal(word_ids, 0)
 
 
+def _heads(features, num_classes, auxiliary_classes=None):
+    """The HS6 softmax ("hs_code", the only output serving uses), plus optional auxiliary softmaxes, e.g.
+    {"hs4": 900, "hs2": 95}, trained on the parent heading/chapter so rare HS6 classes share their signal."""
+    outputs = layers.Dense(num_classes, activation="softmax", name="hs_code")(features)
+    if not auxiliary_classes:
+        return outputs
+    return {"hs_code": outputs, **{name: layers.Dense(n, activation="softmax", name=name)(features)
+                                   for name, n in auxiliary_classes.items()}}
+
+
 def build_textcnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48, ngrams_per_word=24,
-                  embedding_dim=128, filters=256, kernel_sizes=(1, 2, 3), dropout=0.3, **_):
+                  embedding_dim=128, filters=256, kernel_sizes=(1, 2, 3), dropout=0.3, embedding_dropout=0.0,
+                  auxiliary_classes=None, **_):
     """Kim (2014): parallel convolutions of several widths, each max-pooled over the sequence."""
     inputs = _inputs(max_length, ngrams_per_word)
-    x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim)
+    x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout)
     pooled = [MaskedGlobalMaxPooling1D()(layers.Conv1D(filters, k, padding="same", activation="relu")(x), mask)
               for k in kernel_sizes]
     x = layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="hs_code")(x)
+    outputs = _heads(x, num_classes, auxiliary_classes)
     return keras.Model(inputs, outputs, name="textcnn")
 
 
 def build_lstm(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48, ngrams_per_word=24,
-               embedding_dim=128, units=128, dropout=0.3, **_):
+               embedding_dim=128, units=128, dropout=0.3, embedding_dropout=0.0, auxiliary_classes=None, **_):
     """Bidirectional LSTM over the (masked) words, mean- and max-pooled."""
     inputs = _inputs(max_length, ngrams_per_word)
-    x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim)
+    x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout)
     x = layers.Bidirectional(layers.LSTM(units, return_sequences=True))(x, mask=mask)
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x, mask=mask), MaskedGlobalMaxPooling1D()(x, mask)])
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="hs_code")(x)
+    outputs = _heads(x, num_classes, auxiliary_classes)
     return keras.Model(inputs, outputs, name="lstm")
 
 
 def build_dnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48, ngrams_per_word=24,
-              embedding_dim=128, units=512, dropout=0.3, **_):
-    """Bag of embeddings (masked mean and max) through a dense hidden layer."""
+              embedding_dim=128, units=512, dropout=0.3, embedding_dropout=0.0, auxiliary_classes=None, **_):
+    """Bag of embeddings (masked mean and max) through a dense hidden layer; units=0 drops the hidden layer
+    (fastText-like: pooled word + n-gram embeddings straight into the softmax, a linear model)."""
     inputs = _inputs(max_length, ngrams_per_word)
-    x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim)
+    x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout)
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x, mask=mask), MaskedGlobalMaxPooling1D()(x, mask)])
     x = layers.Dropout(dropout)(x)
-    x = layers.Dense(units, activation="relu")(x)
-    x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="hs_code")(x)
+    if units > 0:
+        x = layers.Dense(units, activation="relu")(x)
+        x = layers.Dropout(dropout)(x)
+    outputs = _heads(x, num_classes, auxiliary_classes)
     return keras.Model(inputs, outputs, name="dnn")
 
 
@@ -127,3 +145,10 @@ def build_model(model_type: str, **kwargs) -> keras.Model:
     if model_type not in BUILDERS:
         raise ValueError(f"model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}")
     return BUILDERS[model_type](**kwargs)
+
+
+def serving_model(model: keras.Model) -> keras.Model:
+    """The HS6 head alone (what export and predictors need) of a model trained with auxiliary heads."""
+    if not isinstance(model.output, dict):
+        return model
+    return keras.Model(model.inputs, model.output["hs_code"], name=model.name)
