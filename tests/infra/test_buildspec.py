@@ -81,17 +81,6 @@ def _cli_available() -> bool:
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def codebuild_env(moto_endpoint, tmp_path_factory) -> dict[str, str]:
     """The CodeBuild project's variables from the template, plus what CodeBuild and moto add."""
     project = resolved_stacks()["model-build.yml"].resource("ModelBuildProject")["Properties"]
