@@ -99,12 +99,15 @@ def _heads(features, num_classes, auxiliary_classes=None):
 
 def build_textcnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48, ngrams_per_word=24,
                   embedding_dim=128, filters=256, kernel_sizes=(1, 2, 3), dropout=0.3, embedding_dropout=0.0,
-                  auxiliary_classes=None, **_):
-    """Kim (2014): parallel convolutions of several widths, each max-pooled over the sequence."""
+                  auxiliary_classes=None, bag_of_embeddings=False, **_):
+    """Kim (2014): parallel convolutions of several widths, each max-pooled over the sequence. bag_of_embeddings
+    adds the masked mean of the embeddings beside them (a fastText-like linear path, "wide and deep")."""
     inputs = _inputs(max_length, ngrams_per_word)
     x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout)
     pooled = [MaskedGlobalMaxPooling1D()(layers.Conv1D(filters, k, padding="same", activation="relu")(x), mask)
               for k in kernel_sizes]
+    if bag_of_embeddings:
+        pooled.append(layers.GlobalAveragePooling1D()(x, mask=mask))
     x = layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
     x = layers.Dropout(dropout)(x)
     outputs = _heads(x, num_classes, auxiliary_classes)

@@ -55,3 +55,9 @@ def test_training_with_every_regulariser_on_returns_an_hs6_model():
         log=lambda line: None)
     assert result["model"].output_shape == (None, len(result["labels"]))
     assert not np.isnan(result["history"][0]["loss"]) and not np.isnan(result["history"][0]["accuracy"])
+
+
+def test_only_hyperparameters_named_on_the_command_line_count_as_given():
+    given = train_step.given_hyperparameters(["--model-type", "dnn", "--learning_rate", "0.1", "--train", "x"])
+    assert given == {"model_type", "learning_rate"}
+    assert train_step.given_hyperparameters([]) == set()
