@@ -35,7 +35,7 @@ def hyperparameter_ranges(search_space: str = "full") -> dict:
     """The Bayesian search space: the model family is itself a hyper-parameter.
 
     Every range is passed to every trial; train.py ignores the ones its model type does not use
-    (`filters`/`kernel_sizes` are TextCNN's, `units` is the LSTM's and the DNN's width).
+    (`filters`/`kernel_sizes` are TextCNN's, `units` is the LSTM's and the DNN's width; DNN units=0 is linear).
     "quick" is for a laptop run of a few short trials: only the two model families that learn within a
     few epochs on 2 CPU cores (the LSTM is ~3x slower per epoch) and the learning rates that get there.
     """
@@ -43,11 +43,13 @@ def hyperparameter_ranges(search_space: str = "full") -> dict:
         return {
             "model_type": CategoricalParameter(["textcnn", "dnn"]),
             "learning_rate": ContinuousParameter(1e-3, 5e-3, scaling_type="Logarithmic"),
-            "dropout": ContinuousParameter(0.3, 0.6),
+            "dropout": ContinuousParameter(0.1, 0.5),
+            "label_smoothing": ContinuousParameter(0.0, 0.2),
             "embedding_dim": IntegerParameter(96, 256),
             "filters": IntegerParameter(128, 320),
             "kernel_sizes": CategoricalParameter(["1,2", "1,2,3", "2,3,4"]),
-            "units": IntegerParameter(128, 384),
+            # 0 = the DNN without a hidden layer (fastText-like), the best model on validation so far.
+            "units": CategoricalParameter([0, 256]),
             "batch_size": CategoricalParameter([64, 128]),
         }
     if search_space != "full":
@@ -56,6 +58,7 @@ def hyperparameter_ranges(search_space: str = "full") -> dict:
         "model_type": CategoricalParameter(["textcnn", "lstm", "dnn"]),
         "learning_rate": ContinuousParameter(1e-4, 1e-2, scaling_type="Logarithmic"),
         "dropout": ContinuousParameter(0.1, 0.6),
+        "label_smoothing": ContinuousParameter(0.0, 0.2),
         "embedding_dim": IntegerParameter(32, 256),
         "filters": IntegerParameter(32, 320),
         "kernel_sizes": CategoricalParameter(["1,2", "2,3,4", "3,4,5", "1,2,3"]),
