@@ -156,17 +156,13 @@ def run_tfidf(splits: Splits, work: Path, quick: bool) -> dict:
     from bench.timing import size_mb
 
     # Real rows only: LinearSVC on real + nomenclature (5,613 classes) does not finish in the bench's budget.
-    train = splits.train_rows(upsampled=False, real_only=True)
-    log(f"[bench] tfidf: TF-IDF word 1-2 + char_wb 2-5 with LinearSVC(C=0.5) on {len(train):,} real rows")
-    started = time.perf_counter()
-    predictor = TfidfLinearPredictor("linearsvc").fit(train["text"].tolist(), train["hs_code"].tolist())
-    seconds = time.perf_counter() - started
-    path = predictor.save(work / "models" / "tfidf.pkl")
-    row = {"model": "tfidf", "upsampled": False, "trained_on": "real rows of the train split",
-           "train_rows": len(train), "train_seconds": seconds, "size_mb": size_mb(path)}
-    row.update(accuracy_row(predictor, splits.test))
-    row.update(timing_row(predictor, splits.test, quick))
-    return row
+    def fit(train):
+        return TfidfLinearPredictor("linearsvc").fit(train["text"].tolist(), train["hs_code"].tolist())
+
+    def save(predictor) -> float:
+        return size_mb(predictor.save(work / "models" / "tfidf.pkl"))
+
+    return _run_baseline("tfidf", "TF-IDF word 1-2 + char_wb 2-5 with LinearSVC(C=0.5)", fit, save, splits, quick)
 
 
 def run_minilm(splits: Splits, work: Path, quick: bool) -> dict:
@@ -174,18 +170,29 @@ def run_minilm(splits: Splits, work: Path, quick: bool) -> dict:
     from bench.timing import size_mb
 
     # Real rows only: embedding the 30k long nomenclature rows takes longer than the whole bench budget on 2 cores.
-    train = splits.train_rows(upsampled=False, real_only=True)
-    log(f"[bench] minilm: all-MiniLM-L6-v2 embeddings + LogisticRegression on {len(train):,} real rows")
-    started = time.perf_counter()
-    predictor = MiniLMPredictor(threads=THREADS, log=log).fit(train["description"].tolist(), train["hs_code"].tolist())
-    seconds = time.perf_counter() - started
-    head = predictor.save_head(work / "models" / "minilm_head.pkl")
-    row = {"model": "minilm", "upsampled": False, "trained_on": "real rows of the train split",
-           "train_rows": len(train), "train_seconds": seconds, "size_mb": size_mb(predictor.weights_dir, head)}
-    row.update(accuracy_row(predictor, splits.test))
-    log("[bench] minilm: timing (slow: a transformer per description)")
+    def fit(train):
+        return MiniLMPredictor(threads=THREADS, log=log).fit(train["description"].tolist(), train["hs_code"].tolist())
+
+    def save(predictor) -> float:
+        return size_mb(predictor.weights_dir, predictor.save_head(work / "models" / "minilm_head.pkl"))
+
     # 1,024 rows are plenty to measure a transformer's throughput (4,096 would take minutes on 2 cores).
-    row.update(timing_row(predictor, splits.test, quick, throughput_rows=1024))
+    return _run_baseline("minilm", "all-MiniLM-L6-v2 embeddings + LogisticRegression", fit, save, splits, quick,
+                         throughput_rows=1024)
+
+
+def _run_baseline(model: str, what: str, fit, save, splits: Splits, quick: bool, **timing_options) -> dict:
+    """Train a baseline on the real rows of the train split (no up-sampling), then score and time it."""
+    train = splits.train_rows(upsampled=False, real_only=True)
+    log(f"[bench] {model}: {what} on {len(train):,} real rows")
+    started = time.perf_counter()
+    predictor = fit(train)
+    seconds = time.perf_counter() - started  # training only, as for the networks: saving is not timed
+    row = {"model": model, "upsampled": False, "trained_on": "real rows of the train split",
+           "train_rows": len(train), "train_seconds": seconds, "size_mb": save(predictor)}
+    row.update(accuracy_row(predictor, splits.test))
+    log(f"[bench] {model}: timing")
+    row.update(timing_row(predictor, splits.test, quick, **timing_options))
     return row
 
 
