@@ -381,7 +381,7 @@ def train_model(
 def run(args: argparse.Namespace, log=print) -> dict:
     """Load the channels named in args, train, export: the body of main() and of `hscode train`."""
     from steps.hsml.encoder import TextEncoder
-    from steps.hsml.export import sha256_file
+    from steps.hsml.hashing import sha256_file
 
     if not args.train or not args.model_dir:
         raise SystemExit("train: give --train DIR and --model-dir DIR (or set SM_CHANNEL_TRAIN and SM_MODEL_DIR)")

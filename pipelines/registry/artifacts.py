@@ -4,19 +4,11 @@ The local artifact store mirrors S3: s3://<bucket>/<key> is <hscode_home>/store/
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from urllib.parse import urlparse
 
 from pipelines.registry.model import RegistryError
-
-
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+from steps.hsml.hashing import sha256_file
 
 
 def local_path_for(model_data_url: str, home: Path) -> Path:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from pipelines import settings
-from pipelines.registry.artifacts import existing_artifact, local_path_for, sha256_file
+from pipelines.registry.artifacts import existing_artifact, local_path_for
+from steps.hsml.hashing import sha256_file
 from pipelines.registry.base import ModelRegistry, approval_description
 from pipelines.registry.metrics import flatten_metrics
 from pipelines.registry.model import PENDING, ApprovalEvent, ModelVersion, RegistryError, VersionNotFound

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import shutil
@@ -55,14 +54,6 @@ def _without_optimizer(model):
     serving_model = keras.Model.from_config(model.get_config())  # clone_model would carry the compile state over
     serving_model.set_weights(model.get_weights())
     return serving_model
-
-
-def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def encoder_summary(encoder: TextEncoder) -> dict:

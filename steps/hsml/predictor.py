@@ -11,7 +11,6 @@ normalisation) gets a per-row error message; it never fails the other rows.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import tarfile
@@ -19,6 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from steps.hsml.hashing import sha256_file
 from steps.hsml.text import normalize_description
 
 MAX_DESCRIPTION_CHARS = 10_000
@@ -96,11 +96,7 @@ class Predictor:
 
 def _extract(tar_path: Path) -> Path:
     """Extract model.tar.gz once into a cache dir keyed by the archive's content hash."""
-    digest = hashlib.sha256()
-    with open(tar_path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    target = Path(tempfile.gettempdir()) / "hsml-models" / digest.hexdigest()[:20]
+    target = Path(tempfile.gettempdir()) / "hsml-models" / sha256_file(tar_path)[:20]
     if (target / "metadata.json").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
