@@ -23,12 +23,12 @@ if __package__ in (None, ""):  # run as a script inside the container: make `ste
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from steps.hsml import metrics, plots  # noqa: E402
+from steps.hsml.hs_codes import load_hs_descriptions  # noqa: E402
 
 EVALUATION_FILE = "evaluation.json"
 CONFUSION_PLOT = "chapter_confusion.png"
 PER_CHAPTER_PLOT = "per_chapter_accuracy.png"
 COVERAGE_PLOT = "coverage_curve.png"
-NOMENCLATURE_FILE = "hs2022_nomenclature.csv"
 TOP_K = 5
 BATCH_SIZE = 512
 
@@ -56,13 +56,11 @@ def load_chapter_names(reference_dir: str | Path | None) -> dict[str, str]:
     """{"61": "Apparel and clothing accessories; knitted or crocheted", ...} from the HS 2022 nomenclature."""
     if reference_dir is None:
         return {}
-    path = Path(reference_dir)
-    path = path if path.is_file() else path / NOMENCLATURE_FILE
-    if not path.exists():
-        print(f"[evaluate] note: {path} not found, chapters will be shown by number only", flush=True)
+    try:
+        return load_hs_descriptions(reference_dir, level="2")
+    except FileNotFoundError as missing:
+        print(f"[evaluate] note: {missing}; chapters will be shown by number only", flush=True)
         return {}
-    with open(path, newline="", encoding="utf-8") as handle:
-        return {row["hscode"]: row["description"] for row in csv.DictReader(handle) if row.get("level") == "2"}
 
 
 def find_model(model_dir: str | Path) -> Path:

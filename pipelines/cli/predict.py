@@ -45,9 +45,9 @@ def resolve_model_path(ref: str) -> Path:
 
 def hs_code_names() -> dict[str, str]:
     from pipelines.settings import HS2022_NOMENCLATURE
+    from steps.hsml.hs_codes import load_hs6_codes
 
-    with open(HS2022_NOMENCLATURE, newline="", encoding="utf-8") as handle:
-        return {row["hscode"]: row["description"] for row in csv.DictReader(handle) if len(row["hscode"]) == 6}
+    return load_hs6_codes(HS2022_NOMENCLATURE)
 
 
 def read_input_descriptions(path: str, column: str) -> list:

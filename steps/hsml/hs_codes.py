@@ -35,7 +35,12 @@ class CodeResult:
 
 
 def load_hs6_codes(reference: str | Path) -> dict[str, str]:
-    """Level-6 codes of the WCO HS 2022 list -> their official description.
+    """Level-6 codes of the WCO HS 2022 list -> their official description."""
+    return load_hs_descriptions(reference, level="6")
+
+
+def load_hs_descriptions(reference: str | Path, level: str) -> dict[str, str]:
+    """Codes of one level of the WCO HS 2022 list ("2" chapters, "4" headings, "6" subheadings) -> descriptions.
 
     `reference` is the CSV itself or a directory holding `hs2022_nomenclature.csv` (the processing job's
     --reference-dir).
@@ -49,9 +54,9 @@ def load_hs6_codes(reference: str | Path) -> dict[str, str]:
             f"{NOMENCLATURE_FILE} (the repository ships it as data/{NOMENCLATURE_FILE})"
         )
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        codes = {row["hscode"]: row["description"] for row in csv.DictReader(handle) if row["level"] == "6"}
+        codes = {row["hscode"]: row["description"] for row in csv.DictReader(handle) if row["level"] == level}
     if not codes:
-        raise ValueError(f"{path}: no level-6 rows; expected columns section,hscode,description,parent,level")
+        raise ValueError(f"{path}: no level-{level} rows; expected columns section,hscode,description,parent,level")
     return codes
 
 
