@@ -22,8 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 THREADS = 2
-ALL_MODELS = ("textcnn", "lstm", "dnn", "tfidf", "minilm")
+ALL_MODELS = ("textcnn", "lstm", "dnn", "dnn_deep", "tfidf", "minilm")
 NETWORKS = ("textcnn", "lstm", "dnn")
+# Ablations: a network with some of train.py's defaults switched off, as (model type, hyper-parameters), trained
+# without up-sampling only. dnn_deep is the DNN without its wide part, on softmax cross-entropy (the former default).
+ABLATIONS = {"dnn_deep": ("dnn", {"wide": 0, "loss": "crossentropy", "label_smoothing": 0.1})}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 LATENCY_CALLS = 200
 THROUGHPUT_ROWS = 4096
@@ -125,15 +128,16 @@ def timing_row(predictor, test, quick: bool, throughput_rows: int = THROUGHPUT_R
     return {"p50_ms": p50, "p99_ms": p99, "batch_per_s": throughput}
 
 
-def run_network(model_type: str, upsampled: bool, splits: Splits, work: Path, epochs: int | None, quick: bool) -> dict:
+def run_network(model: str, upsampled: bool, splits: Splits, work: Path, epochs: int | None, quick: bool) -> dict:
     from bench.timing import size_mb
     from steps.hsml.encoder import TextEncoder
     from steps.hsml.predictor import load_predictor
     from steps.train import train_model
 
-    name = f"{model_type}{'+up' if upsampled else ''}"
+    name = f"{model}{'+up' if upsampled else ''}"
     train = splits.train_rows(upsampled)
-    hyperparameters = {"model_type": model_type}
+    model_type, overrides = ABLATIONS.get(model, (model, {}))
+    hyperparameters = {"model_type": model_type, **overrides}
     if epochs is not None:
         hyperparameters["epochs"] = epochs
     model_dir = work / "models" / name
@@ -143,7 +147,7 @@ def run_network(model_type: str, upsampled: bool, splits: Splits, work: Path, ep
     predictor = load_predictor(model_dir)
     has_nomenclature = train["source"].isin(splits.nomenclature_sources).any()
     trained_on = "train split (real + nomenclature)" if has_nomenclature else "train split (real rows)"
-    row = {"model": model_type, "upsampled": upsampled, "trained_on": trained_on,
+    row = {"model": model, "upsampled": upsampled, "trained_on": trained_on,
            "train_rows": len(train), "epochs_run": result["epochs_run"], "best_epoch": result["best_epoch"],
            "train_seconds": result["seconds"], "size_mb": size_mb(model_dir)}
     row.update(accuracy_row(predictor, splits.test))
@@ -253,6 +257,8 @@ def run_bench(args) -> list[dict]:
             if model in NETWORKS:
                 for upsampled in (True,) if args.no_ablation else (True, False):
                     record(run_network(model, upsampled, splits, work, args.epochs, args.quick))
+            elif model in ABLATIONS:
+                record(run_network(model, False, splits, work, args.epochs, args.quick))
             elif model == "tfidf":
                 record(run_tfidf(splits, work, args.quick))
             elif model == "minilm":

@@ -10,8 +10,10 @@ JSON_KEYS = ("model", "upsampled", "hs2_top1", "hs4_top1", "hs6_top1", "hs6_top3
 PUBLISHED = {"textcnn": (None, 0.98), "lstm": (0.92, 0.97), "dnn": (0.88, 0.95)}
 TARGET_BATCH_PER_S = 5000
 TARGET_P50_MS = 5.0
-NAMES = {"textcnn": "Text-CNN", "lstm": "LSTM", "dnn": "DNN", "tfidf": "TF-IDF + LinearSVC",
+NAMES = {"textcnn": "Text-CNN", "lstm": "LSTM", "dnn": "DNN (wide and deep, squared hinge)",
+         "dnn_deep": "DNN ablation: deep part only, softmax", "tfidf": "TF-IDF + LinearSVC",
          "minilm": "MiniLM + LogReg"}
+NETWORKS = ("textcnn", "lstm", "dnn", "dnn_deep")
 
 
 def write_results(rows: list[dict], context: dict, out_dir: str | Path) -> list[Path]:
@@ -36,7 +38,7 @@ def _label(row: dict) -> str:
 
 
 def best_network(runs: list[dict]) -> dict | None:
-    networks = [r for r in runs if r["model"] in PUBLISHED]
+    networks = [r for r in runs if r["model"] in NETWORKS]
     return max(networks, key=lambda r: r["hs6_top1"]) if networks else None
 
 

@@ -87,19 +87,88 @@ def _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_d
     return embedded, ops.not_equal(word_ids, 0)
 
 
-def _heads(features, num_classes, auxiliary_classes=None):
-    """The HS6 softmax ("hs_code", the only output serving uses), plus optional auxiliary softmaxes, e.g.
-    {"hs4": 900, "hs2": 95}, trained on the parent heading/chapter so rare HS6 classes share their signal."""
-    outputs = layers.Dense(num_classes, activation="softmax", name="hs_code")(features)
+def _wide_scores(inputs, word_vocab_size, ngram_vocab_size, num_classes, wide, wide_l2):
+    if not wide:
+        return None
+    word_ids, ngram_ids = TrimPadding(name="trim_padding_wide")(*inputs)
+    return WideScores(word_vocab_size, ngram_vocab_size, num_classes, wide_l2, name="wide_scores")(word_ids, ngram_ids)
+
+
+def _heads(features, num_classes, auxiliary_classes=None, wide_scores=None, scores_only=False):
+    """The HS6 output ("hs_code", the only output serving uses), plus optional auxiliary outputs, e.g.
+    {"hs4": 900, "hs2": 95}, trained on the parent heading/chapter so rare HS6 classes share their signal.
+
+    wide_scores (from WideScores) are added to the HS6 logits: "wide and deep". scores_only leaves the outputs as
+    raw scores for a margin loss (squared hinge); `serving_model` later turns them into calibrated probabilities."""
+    activation = None if scores_only else "softmax"
+    if wide_scores is None:
+        outputs = layers.Dense(num_classes, activation=activation, name="hs_code")(features)
+    else:
+        logits = layers.Add(name="wide_and_deep")([layers.Dense(num_classes, name="deep_scores")(features), wide_scores])
+        outputs = layers.Activation(activation or "linear", name="hs_code")(logits)
     if not auxiliary_classes:
         return outputs
-    return {"hs_code": outputs, **{name: layers.Dense(n, activation="softmax", name=name)(features)
+    return {"hs_code": outputs, **{name: layers.Dense(n, activation=activation, name=name)(features)
                                    for name, n in auxiliary_classes.items()}}
+
+
+@keras.saving.register_keras_serializable(package="hsml")
+class WideScores(layers.Layer):
+    """Linear class scores over the TF-IDF-weighted bag of every word and character n-gram id of the text.
+
+    Full rank (one weight per id and class, like a linear SVM's) where the embeddings are low rank: with 1-2 rows
+    per class, a class often hangs on one rare n-gram that a 200-d embedding cannot keep apart from the others.
+    Weights: the id's inverse document frequency on the training rows (set by `set_idf`, not trained), the bag
+    L2-normalised, as scikit-learn's TfidfVectorizer does; word id 1 (unknown word) and padding carry nothing."""
+
+    def __init__(self, word_vocab_size: int, ngram_vocab_size: int, num_classes: int, l2: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.word_vocab_size, self.ngram_vocab_size = word_vocab_size, ngram_vocab_size
+        self.num_classes, self.l2 = num_classes, l2
+
+    def build(self, word_ids_shape, ngram_ids_shape):
+        vocabulary = self.word_vocab_size + self.ngram_vocab_size
+        self.idf = self.add_weight(shape=(vocabulary,), initializer="ones", trainable=False, name="idf")
+        self.kernel = self.add_weight(shape=(vocabulary, self.num_classes), initializer="zeros", name="kernel",
+                                      regularizer=keras.regularizers.L2(self.l2) if self.l2 > 0 else None)
+        self.bias = self.add_weight(shape=(self.num_classes,), initializer="zeros", name="bias")
+
+    def call(self, word_ids, ngram_ids):
+        ngram_ids = tf.where(ngram_ids > 0, ngram_ids + self.word_vocab_size, 0)  # one id space: words, then n-grams
+        ids = tf.concat([word_ids, tf.reshape(ngram_ids, [tf.shape(ngram_ids)[0], -1])], axis=1)  # [B, N]
+        weights = tf.gather(self.idf, ids) * tf.cast(ids > 1, self.idf.dtype)
+        weights /= tf.maximum(tf.norm(weights, axis=1, keepdims=True), 1e-6)
+        # Gather only the ids present (a [B, N, classes] lookup would be mostly padding).
+        present = tf.where(weights > 0)  # [M, 2] (row, position)
+        rows = tf.gather(self.kernel, tf.gather_nd(ids, present)) * tf.gather_nd(weights, present)[:, None]
+        return tf.math.unsorted_segment_sum(rows, present[:, 0], tf.shape(ids)[0]) + self.bias
+
+    def set_idf(self, idf) -> None:
+        self.idf.assign(idf)
+
+    def compute_output_shape(self, word_ids_shape, ngram_ids_shape):
+        return (word_ids_shape[0], self.num_classes)
+
+    def get_config(self):
+        return {**super().get_config(), "word_vocab_size": self.word_vocab_size, "l2": self.l2,
+                "ngram_vocab_size": self.ngram_vocab_size, "num_classes": self.num_classes}
+
+
+@keras.saving.register_keras_serializable(package="hsml")
+class CalibratedSoftmax(layers.Layer):
+    """softmax(scores * temperature): probabilities from margin scores, temperature fitted on validation rows."""
+
+    def build(self, input_shape):
+        self.temperature = self.add_weight(shape=(), initializer="ones", trainable=False, name="temperature")
+
+    def call(self, scores):
+        return ops.softmax(scores * self.temperature, axis=-1)
 
 
 def build_textcnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48, ngrams_per_word=24,
                   embedding_dim=128, filters=256, kernel_sizes=(1, 2, 3), dropout=0.3, embedding_dropout=0.0,
-                  auxiliary_classes=None, bag_of_embeddings=False, **_):
+                  auxiliary_classes=None, bag_of_embeddings=False, wide=False, wide_l2=0.0,
+                  scores_only=False, **_):
     """Kim (2014): parallel convolutions of several widths, each max-pooled over the sequence. bag_of_embeddings
     adds the masked mean of the embeddings beside them (a fastText-like linear path, "wide and deep")."""
     inputs = _inputs(max_length, ngrams_per_word)
@@ -110,24 +179,28 @@ def build_textcnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=
         pooled.append(layers.GlobalAveragePooling1D()(x, mask=mask))
     x = layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
     x = layers.Dropout(dropout)(x)
-    outputs = _heads(x, num_classes, auxiliary_classes)
+    wide_scores = _wide_scores(inputs, word_vocab_size, ngram_vocab_size, num_classes, wide, wide_l2)
+    outputs = _heads(x, num_classes, auxiliary_classes, wide_scores, scores_only)
     return keras.Model(inputs, outputs, name="textcnn")
 
 
 def build_lstm(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48, ngrams_per_word=24,
-               embedding_dim=128, units=128, dropout=0.3, embedding_dropout=0.0, auxiliary_classes=None, **_):
+               embedding_dim=128, units=128, dropout=0.3, embedding_dropout=0.0, auxiliary_classes=None, wide=False,
+               wide_l2=0.0, scores_only=False, **_):
     """Bidirectional LSTM over the (masked) words, mean- and max-pooled."""
     inputs = _inputs(max_length, ngrams_per_word)
     x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout)
     x = layers.Bidirectional(layers.LSTM(units, return_sequences=True))(x, mask=mask)
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x, mask=mask), MaskedGlobalMaxPooling1D()(x, mask)])
     x = layers.Dropout(dropout)(x)
-    outputs = _heads(x, num_classes, auxiliary_classes)
+    wide_scores = _wide_scores(inputs, word_vocab_size, ngram_vocab_size, num_classes, wide, wide_l2)
+    outputs = _heads(x, num_classes, auxiliary_classes, wide_scores, scores_only)
     return keras.Model(inputs, outputs, name="lstm")
 
 
 def build_dnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48, ngrams_per_word=24,
-              embedding_dim=128, units=512, dropout=0.3, embedding_dropout=0.0, auxiliary_classes=None, **_):
+              embedding_dim=128, units=512, dropout=0.3, embedding_dropout=0.0, auxiliary_classes=None, wide=False,
+              wide_l2=0.0, scores_only=False, **_):
     """Bag of embeddings (masked mean and max) through a dense hidden layer; units=0 drops the hidden layer
     (fastText-like: pooled word + n-gram embeddings straight into the softmax, a linear model)."""
     inputs = _inputs(max_length, ngrams_per_word)
@@ -137,7 +210,8 @@ def build_dnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48, 
     if units > 0:
         x = layers.Dense(units, activation="relu")(x)
         x = layers.Dropout(dropout)(x)
-    outputs = _heads(x, num_classes, auxiliary_classes)
+    wide_scores = _wide_scores(inputs, word_vocab_size, ngram_vocab_size, num_classes, wide, wide_l2)
+    outputs = _heads(x, num_classes, auxiliary_classes, wide_scores, scores_only)
     return keras.Model(inputs, outputs, name="dnn")
 
 
@@ -150,8 +224,14 @@ def build_model(model_type: str, **kwargs) -> keras.Model:
     return BUILDERS[model_type](**kwargs)
 
 
-def serving_model(model: keras.Model) -> keras.Model:
-    """The HS6 head alone (what export and predictors need) of a model trained with auxiliary heads."""
-    if not isinstance(model.output, dict):
+def serving_model(model: keras.Model, temperature: float | None = None) -> keras.Model:
+    """The HS6 head alone (what export and predictors need) of a model trained with auxiliary heads; with a
+    temperature, the head's margin scores become probabilities through CalibratedSoftmax."""
+    output = model.output["hs_code"] if isinstance(model.output, dict) else model.output
+    if temperature is not None:
+        calibrated = CalibratedSoftmax(name="calibrated_probabilities")
+        output = calibrated(output)
+        calibrated.temperature.assign(temperature)
+    if output is model.output:
         return model
-    return keras.Model(model.inputs, model.output["hs_code"], name=model.name)
+    return keras.Model(model.inputs, output, name=model.name)

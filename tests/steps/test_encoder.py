@@ -8,7 +8,7 @@ from steps.hsml.encoder import FIRST_ID, PAD_ID, UNKNOWN_ID, TextEncoder
 
 @pytest.fixture
 def encoder():
-    return TextEncoder.fit(["cotton t shirt", "cotton socks", "wool socks"], max_words=4, max_ngrams_per_word=6,
+    return TextEncoder.fit(["cotton t shirt", "cotton socks", "wool socks"], max_words=4, max_ngrams_per_word=6, ngram_min=3, ngram_max=5,
                            min_ngram_count=2)
 
 
