@@ -407,7 +407,7 @@ def train_model(
                       metrics={"hs_code": ["accuracy"]})
     else:
         y_fit = y_train
-        model.compile(optimizer=optimizer, loss=loss, metrics=[] if margin_loss else ["accuracy"])
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])  # argmax: right for scores too
     weights = nomenclature_sample_weights(train_df, float(hp["nomenclature_weight"]))
     reporter = _make_epoch_reporter(keras, model, x_val, val_codes, labels, int(hp["epochs"]), int(hp["patience"]),
                                     log)

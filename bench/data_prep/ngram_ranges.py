@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="hs-ngrams-") as work:
         prepare([BUNDLED_DATASET], DATA_DIR, Path(work), PrepareOptions(nomenclature="exclude", upsample=False))
-        train, validation, test = (read_split(work, f"{name}.csv") for name in ("train", "validation", "test"))
+        train, validation, test = (read_split(Path(work) / f"{name}.csv") for name in ("train", "validation", "test"))
     for name, (features, classifier) in variants().items():
         started = time.perf_counter()
         vectorizer = features()
