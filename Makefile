@@ -1,11 +1,12 @@
 # Two commands for a fresh clone: `make run` (the whole pipeline locally on the bundled data) and `make test`.
 # Both create .venv and install the project on first use (and again when pyproject.toml changes).
+# `make lint` is the one lint command: .ci/run and buildspec.yml run it as it is.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +19,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipelines steps infra tests bench
+	$(BIN)/cfn-lint infra/*.yml
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.accuracy $(ARGS)
