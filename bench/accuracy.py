@@ -105,7 +105,7 @@ def prepare_splits(work: Path, quick: bool) -> Splits:
 
 def accuracy_row(predictor, test) -> dict:
     """The accuracy columns of one run, with the evaluation step's own metric code."""
-    from steps.evaluate import predict_in_batches
+    from steps.hsml.evaluation import predict_in_batches
     from steps.hsml import metrics
 
     codes = test["hs_code"].tolist()

@@ -1,10 +1,17 @@
-"""The evaluation step on a fake predictor (no TensorFlow): files, format, unseen labels, CLI wiring."""
+"""The evaluation step on a fake predictor (no TensorFlow): files, format, lineage, unseen labels, bad rows, CLI."""
 import csv
+import hashlib
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from steps import evaluate
+from steps.hsml import evaluation as evaluate
+from steps.hsml.cli_errors import UsageError
+
+STEPS_DIR = Path(__file__).resolve().parents[2] / "steps"
 
 
 class LookupPredictor:
@@ -45,8 +52,9 @@ def predictor():
 
 
 def test_evaluate_writes_sagemaker_json_and_plots(tmp_path, predictor):
-    descriptions, codes = evaluate.read_test_split(write_test_csv(tmp_path / "test.csv"))
-    assert codes[-1] == "010121"
+    rows = evaluate.read_test_rows(write_test_csv(tmp_path / "test.csv"))
+    descriptions, codes = rows.descriptions, rows.codes
+    assert codes[-1] == "010121" and rows.problems == []
     report = evaluate.evaluate_predictor(
         predictor, descriptions, codes, chapter_names={"61": "Apparel, knitted"}, log=lambda m: None
     )
@@ -73,20 +81,47 @@ def test_predictions_are_made_in_batches(predictor):
 
 def test_bad_test_split_says_what_is_wrong(tmp_path):
     (tmp_path / "test.csv").write_text("text,label\nfoo,1\n")
-    with pytest.raises(ValueError, match="missing column"):
-        evaluate.read_test_split(tmp_path / "test.csv")
-    (tmp_path / "bad.csv").write_text("description,hs_code\nfoo,61.09\n")
-    with pytest.raises(ValueError, match="line 2"):
-        evaluate.read_test_split(tmp_path / "bad.csv")
-    with pytest.raises(FileNotFoundError, match="test.csv"):
-        evaluate.find_test_csv(tmp_path / "nowhere")
-    with pytest.raises(FileNotFoundError, match="model.tar.gz"):
+    with pytest.raises(UsageError, match="no column description, hs_code"):
+        evaluate.read_test_rows(tmp_path / "test.csv")
+    with pytest.raises(UsageError, match="nowhere not found: give the test.csv that data preparation wrote"):
+        evaluate.read_test_rows(tmp_path / "nowhere")
+    with pytest.raises(UsageError, match="model.tar.gz"):
         evaluate.find_model(tmp_path)
+
+
+def test_a_malformed_test_row_is_left_out_with_its_own_message_and_the_rest_are_scored(tmp_path):
+    (tmp_path / "test.csv").write_text("description,hs_code\nfoo,61.09\nshirt,610910\n")
+    rows = evaluate.read_test_rows(tmp_path)  # the folder holding test.csv
+    assert rows.codes == ["610910"] and rows.descriptions == ["shirt"]
+    assert rows.problems == ["test.csv line 2: hs_code '61.09' is not a 6-digit HS code; row left out"]
+    (tmp_path / "test.csv").write_text("description,hs_code\nfoo,61.09\n")
+    with pytest.raises(UsageError, match="no test row to score"):
+        evaluate.read_test_rows(tmp_path / "test.csv")
 
 
 def test_short_codes_keep_their_leading_zero(tmp_path):
     (tmp_path / "test.csv").write_text("description,hs_code\nhorses,10121\n")
-    assert evaluate.read_test_split(tmp_path / "test.csv")[1] == ["010121"]
+    assert evaluate.read_test_rows(tmp_path / "test.csv").codes == ["010121"]
+
+
+def test_run_writes_lineage_with_the_model_archives_sha256_and_the_rows_scored(tmp_path, predictor, monkeypatch):
+    from steps.hsml import predictor as predictor_module
+
+    model = tmp_path / "model" / "model.tar.gz"
+    model.parent.mkdir()
+    model.write_bytes(b"not really a model, but its bytes are what the registry's checksum is of")
+    test_dir = tmp_path / "prepared"
+    test_dir.mkdir()
+    write_test_csv(test_dir / "test.csv")
+    loaded = {}
+    monkeypatch.setattr(predictor_module, "load_predictor", lambda path: loaded.setdefault("path", path) and predictor)
+    report = evaluate.run(model.parent, test_dir, None, tmp_path / "out", log=lambda m: None)
+
+    assert loaded["path"] == model
+    lineage = json.loads((tmp_path / "out" / "lineage.json").read_text())
+    assert lineage == {"model_sha256": hashlib.sha256(model.read_bytes()).hexdigest(), "test_rows": len(ROWS)}
+    assert report["hs_code_evaluation"]["rows"] == len(ROWS) and report["hs_code_evaluation"]["rows_left_out"] == 0
+    assert json.loads((tmp_path / "out" / "evaluation.json").read_text()) == report
 
 
 def test_chapter_names_come_from_the_nomenclature():
@@ -94,7 +129,8 @@ def test_chapter_names_come_from_the_nomenclature():
 
     names = evaluate.load_chapter_names(settings.DATA_DIR)
     assert names["01"] == "Animals; live" and len(names) >= 96
-    assert evaluate.load_chapter_names("/nonexistent") == {}
+    notes = []
+    assert evaluate.load_chapter_names("/nonexistent", log=notes.append) == {} and "by number only" in notes[0]
 
 
 def test_cli_evaluate_is_wired(monkeypatch, tmp_path):
@@ -105,3 +141,17 @@ def test_cli_evaluate_is_wired(monkeypatch, tmp_path):
     args = build_parser().parse_args(["evaluate", "--model", "m.tar.gz", "--test", "t", "--out", str(tmp_path)])
     assert args.handler(args) == 0
     assert seen["args"][:2] == ("m.tar.gz", "t")
+
+
+def test_cli_and_job_script_report_a_missing_model_on_stderr_with_exit_2(tmp_path, capsys):
+    from pipelines.cli import main as hscode
+
+    write_test_csv(tmp_path / "test.csv")
+    assert hscode(["evaluate", "--model", str(tmp_path / "none"), "--test", str(tmp_path), "--out",
+                   str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.startswith("hscode evaluate: error: ")
+    job = subprocess.run([sys.executable, str(STEPS_DIR / "evaluate.py"), "--model-dir", str(tmp_path), "--test-dir",
+                          str(tmp_path), "--output-dir", str(tmp_path / "out")], capture_output=True, text=True,
+                         cwd=tmp_path)  # as SageMaker runs it: a script, from elsewhere
+    assert job.returncode == 2 and job.stdout == ""
+    assert job.stderr.startswith("evaluate.py: error: ") and "training job's output" in job.stderr
