@@ -1,7 +1,26 @@
-"""The HS-code SageMaker pipeline: Preprocess → Tune → Evaluate → CheckQuality → Register | Fail.
+"""The HS-code SageMaker pipeline: SnapshotData → Preprocess → Tune → Evaluate → CheckQuality → Register | Fail.
 
-`get_pipeline()` is the one seam (as in the SageMaker project templates): it builds the DAG and
-nothing else. The CLI (`hscode pipeline definition|upsert|start`) and the local runner both call it.
+`get_pipeline()` is the one seam (as in the SageMaker project templates): it uploads the `steps/` code
+(content-hashed keys, below) and builds the DAG; it starts nothing. The CLI (`hscode pipeline
+definition|upsert|start`) and the local runner both call it.
+
+Retraining sees new data through a content-addressed snapshot (steps/hsml/snapshot.py):
+SnapshotData is never cached; it copies InputDataUri and ReferenceDataUri to
+s3://<default_bucket>/<base_job_prefix>/snapshots/<content hash>/{data,reference}/ and declares
+snapshot.json as a property file. Preprocess and Evaluate read that copy, so their arguments, once
+resolved, name the content: unchanged data resolves to the same URIs, the same cache keys, and
+Preprocess, Tune and Evaluate are cache hits; one new file gives a new hash and everything downstream
+runs. This relies on step caching comparing *resolved* arguments. SageMaker's documentation says a
+cached step is reused "when the step has the same configuration and inputs", matched on "the same
+values for certain attributes" (docs.aws.amazon.com/sagemaker/latest/dg/pipelines-caching.html), and
+a step fed a per-execution property misses the cache (aws/sagemaker-python-sdk#3392: a transform
+after a ModelStep), i.e. property references are compared by value. The pipeline already depends on
+it: Tune's input is Preprocess's per-execution output prefix. The local runner resolves arguments
+before it computes a cache key (pipelines/local/caching.py), so both behave the same.
+
+Everything a registered version carries (metrics, execution id, data hash, the model's sha256) is in
+the Register step's CreateModelPackage request as CustomerMetadataProperties, resolved at run time;
+no registry back end reads a side file.
 
 How the job code gets into the containers (no Docker build needed, prebuilt SageMaker images):
 - Processing: the `steps/` package is uploaded file by file under a content-hashed S3 prefix and
@@ -21,10 +40,21 @@ import os
 
 from pipelines import settings
 
-STEP_NAMES = ("Preprocess", "Tune", "Evaluate", "CheckQuality", "Register", "Fail")
+STEP_NAMES = ("SnapshotData", "Preprocess", "Tune", "Evaluate", "CheckQuality", "Register", "Fail")
 
 # The gate reads exactly this path in evaluation.json (SageMaker model-quality format).
-ACCURACY_JSON_PATH = "multiclass_classification_metrics.accuracy.value"
+METRICS_ROOT = "multiclass_classification_metrics"
+ACCURACY_JSON_PATH = f"{METRICS_ROOT}.accuracy.value"
+# The headline test metrics every registered version carries (CustomerMetadataProperties "metric.<name>").
+# Only names that evaluation.json always holds (steps/hsml/metrics.py: model_quality_report), since a
+# JsonGet on a missing path fails the step; the full report stays at ModelMetrics' evaluation.json.
+REGISTERED_METRICS = (
+    "accuracy", "hs6_top3_accuracy", "hs6_top5_accuracy", "hs4_top1_accuracy", "hs2_top1_accuracy",
+    "macro_f1", "weighted_f1", "unseen_label_rate",
+)
+# Where the snapshot job and Evaluate's lineage file keep what the Register step reads.
+SNAPSHOT_HASH_JSON_PATH = "hash"
+MODEL_SHA256_JSON_PATH = "model_sha256"
 
 # TensorFlow: SageMaker's newest serving image is 2.20 (what the project pins). There is no 2.20
 # training image; 2.19 is the newest below it, and a SavedModel written by 2.19 loads in Serving 2.20.
@@ -37,6 +67,8 @@ CACHE_EXPIRY = "P30D"
 
 # Container paths (the step scripts' defaults; passed explicitly so the definition documents them).
 PROCESSING_CODE_DIR = "/opt/ml/processing/input/code"
+SNAPSHOTS_DIR = "/opt/ml/processing/snapshots"
+SNAPSHOT_MANIFEST_DIR = "/opt/ml/processing/manifest"
 PREPROCESS_DATA_DIR = "/opt/ml/processing/input/data"
 REFERENCE_DIR = "/opt/ml/processing/input/reference"
 PREPROCESS_OUTPUT_DIR = "/opt/ml/processing/output"
@@ -54,6 +86,13 @@ def default_data_uri(bucket: str, base_job_prefix: str) -> str:
 def default_reference_uri(bucket: str, base_job_prefix: str) -> str:
     """Where the HS 2022 nomenclature is staged (default of ReferenceDataUri)."""
     return f"s3://{bucket}/{base_job_prefix}/reference/"
+
+
+def snapshots_root_uri(bucket: str, base_job_prefix: str) -> str:
+    """Where SnapshotData writes <hash>/{data,reference}/: the artifact bucket, never the data bucket
+    whose training-data prefix the retraining rule watches (infra/retraining-rules.yml), so the copy
+    itself never looks like new data."""
+    return f"s3://{bucket}/{base_job_prefix.strip('/')}/snapshots"
 
 
 def job_image_uri(region: str) -> str:
@@ -125,6 +164,7 @@ def get_pipeline(
     from sagemaker.train import ModelTrainer
 
     from pipelines.hs_code.code_bundle import CodeBundle, upload_code_bundle
+    from pipelines.registry.request import CHECKSUM, DATA_HASH, EXECUTION_ID, METRIC_PREFIX
     from pipelines.hs_code.tuning import (
         METRIC_DEFINITIONS, OBJECTIVE_METRIC, OBJECTIVE_TYPE, STATIC_HYPERPARAMETERS, ParameterizedLimitsTuner,
         hyperparameter_ranges,
@@ -183,12 +223,34 @@ def get_pipeline(
 
     code_input = s3_in("code", code.prefix_uri, PROCESSING_CODE_DIR)
 
+    # ---- SnapshotData: the inputs copied under a content-addressed prefix (see the module docstring).
+    # No CacheConfig: it must look at the data on every execution. Its "snapshots" output is the static
+    # root (the job writes <hash>/... under it; the same data re-uploads the same keys, harmlessly).
+    snapshots_root = snapshots_root_uri(default_bucket, prefix)
+    data_snapshot = PropertyFile(name="DataSnapshot", output_name="manifest", path="snapshot.json")
+    snapshot = ProcessingStep(
+        name="SnapshotData",
+        step_args=script_processor("snapshot.py", "snapshot").run(
+            inputs=[code_input, s3_in("data", input_data_uri, PREPROCESS_DATA_DIR),
+                    s3_in("reference", reference_data_uri, REFERENCE_DIR)],
+            outputs=[ProcessingOutput(output_name="snapshots", s3_output=ProcessingS3Output(
+                         s3_uri=snapshots_root, local_path=SNAPSHOTS_DIR, s3_upload_mode="EndOfJob")),
+                     s3_out("manifest", SNAPSHOT_MANIFEST_DIR)],
+            arguments=["--data-dir", PREPROCESS_DATA_DIR, "--reference-dir", REFERENCE_DIR,
+                       "--snapshots-dir", SNAPSHOTS_DIR, "--manifest-dir", SNAPSHOT_MANIFEST_DIR],
+        ),
+        property_files=[data_snapshot],
+    )
+    data_hash = JsonGet(step_name=snapshot.name, property_file=data_snapshot, json_path=SNAPSHOT_HASH_JSON_PATH)
+    snapshot_data_uri = Join(on="/", values=[snapshots_root, data_hash, "data/"])
+    snapshot_reference_uri = Join(on="/", values=[snapshots_root, data_hash, "reference/"])
+
     # ---- Preprocess: clean, split and encode the descriptions; writes everything flat into one output.
     preprocess = ProcessingStep(
         name="Preprocess",
         step_args=script_processor("preprocess.py", "preprocess").run(
-            inputs=[code_input, s3_in("data", input_data_uri, PREPROCESS_DATA_DIR),
-                    s3_in("reference", reference_data_uri, REFERENCE_DIR)],
+            inputs=[code_input, s3_in("data", snapshot_data_uri, PREPROCESS_DATA_DIR),
+                    s3_in("reference", snapshot_reference_uri, REFERENCE_DIR)],
             outputs=[s3_out("prepared", PREPROCESS_OUTPUT_DIR)],
             arguments=["--input-dir", PREPROCESS_DATA_DIR, "--reference-dir", REFERENCE_DIR,
                        "--output-dir", PREPROCESS_OUTPUT_DIR],
@@ -233,26 +295,32 @@ def get_pipeline(
     )
     best_model_uri = tune.get_top_model_s3_uri(top_k=0, s3_bucket=default_bucket, prefix=f"{prefix}/training")
 
-    # ---- Evaluate: the best trial's model on the held-out test split; evaluation.json is a PropertyFile.
+    # ---- Evaluate: the best trial's model on the held-out test split. Two property files in its output:
+    # evaluation.json (the metrics) and lineage.json (the sha256 of the model.tar.gz it scored).
     evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
+    evaluation_lineage = PropertyFile(name="EvaluationLineage", output_name="evaluation", path="lineage.json")
     evaluate = ProcessingStep(
         name="Evaluate",
         step_args=script_processor("evaluate.py", "evaluate").run(
             inputs=[code_input, s3_in("model", best_model_uri, EVALUATE_MODEL_DIR),
                     s3_in("test", prepared_uri, EVALUATE_TEST_DIR),
-                    s3_in("reference", reference_data_uri, REFERENCE_DIR)],
+                    s3_in("reference", snapshot_reference_uri, REFERENCE_DIR)],
             outputs=[s3_out("evaluation", EVALUATE_OUTPUT_DIR)],
             arguments=["--model-dir", EVALUATE_MODEL_DIR, "--test-dir", EVALUATE_TEST_DIR,
                        "--reference-dir", REFERENCE_DIR, "--output-dir", EVALUATE_OUTPUT_DIR],
         ),
-        property_files=[evaluation_report],
+        property_files=[evaluation_report, evaluation_lineage],
         cache_config=cache,
     )
-    measured_accuracy = JsonGet(step_name=evaluate.name, property_file=evaluation_report, json_path=ACCURACY_JSON_PATH)
+
+    def evaluation_value(json_path: str, property_file=evaluation_report) -> JsonGet:
+        return JsonGet(step_name=evaluate.name, property_file=property_file, json_path=json_path)
+
+    measured_accuracy = evaluation_value(ACCURACY_JSON_PATH)
     evaluation_json_uri = Join(on="/", values=[
         evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, "evaluation.json"])
 
-    # ---- Register: the model package (TF Serving image, model.tar.gz unchanged) with its metrics.
+    # ---- Register: the model package (TF Serving image, model.tar.gz unchanged) with its metrics and lineage.
     model = ModelBuilder(
         image_uri=serving_image,
         s3_model_data_url=best_model_uri,
@@ -272,10 +340,25 @@ def get_pipeline(
                 content_type="application/json", s3_uri=evaluation_json_uri)),
         ),
     )
-
+    request = register.step_args.create_model_package_request
     # ModelBuilder adds script-mode variables even with no script; empty ones mean nothing to TF Serving.
-    for container in register.step_args.create_model_package_request["InferenceSpecification"]["Containers"]:
+    for container in request["InferenceSpecification"]["Containers"]:
         container["Environment"] = {k: v for k, v in container.get("Environment", {}).items() if v != ""}
+    # The registration's lineage and headline metrics, resolved by SageMaker (or the local runner) at run
+    # time; the keys are the ones pipelines/registry/sagemaker_registry.py reads. Set on the request
+    # itself because ModelBuilder.register's own arguments take no pipeline variables in these fields.
+    # Values must be strings, hence a Join around each number.
+    request["CustomerMetadataProperties"] = {
+        EXECUTION_ID: ExecutionVariables.PIPELINE_EXECUTION_ID,
+        DATA_HASH: data_hash,
+        CHECKSUM: evaluation_value(MODEL_SHA256_JSON_PATH, evaluation_lineage),
+        **{f"{METRIC_PREFIX}{name}": Join(on="", values=[evaluation_value(f"{METRICS_ROOT}.{name}.value")])
+           for name in REGISTERED_METRICS},
+    }
+    request["MetadataProperties"] = {"GeneratedBy": ExecutionVariables.PIPELINE_EXECUTION_ARN}
+    request["ModelPackageDescription"] = Join(on=" ", values=[
+        "HS6 classifier from pipeline execution", ExecutionVariables.PIPELINE_EXECUTION_ID,
+        "on data snapshot", data_hash])
 
     fail = FailStep(
         name="Fail",
@@ -295,6 +378,6 @@ def get_pipeline(
     return Pipeline(
         name=pipeline_name,
         parameters=parameters,
-        steps=[preprocess, tune, evaluate, check_quality],
+        steps=[snapshot, preprocess, tune, evaluate, check_quality],
         sagemaker_session=session,
     )

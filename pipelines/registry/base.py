@@ -5,6 +5,7 @@ from abc import ABC, abstractmethod
 from typing import Any, Mapping
 
 from pipelines.registry.model import APPROVED, PENDING, REJECTED, ModelVersion
+from pipelines.registry.request import registration_fields
 
 
 class ModelRegistry(ABC):
@@ -31,6 +32,11 @@ class ModelRegistry(ABC):
         metrics_uri: str | None = None,
     ) -> ModelVersion:
         """Add a new version; registering again with the same (group, execution_id) returns the first one."""
+
+    def register_package(self, request: Mapping[str, Any]) -> ModelVersion:
+        """Register from a resolved CreateModelPackage request: what the pipeline's Register step sends
+        (fields as pipelines/registry/request.py reads them)."""
+        return self.register(**registration_fields(request))
 
     @abstractmethod
     def list_versions(self, group: str) -> list[ModelVersion]:

@@ -1,11 +1,12 @@
 """The SageMaker Model Registry behind the same interface, through boto3.
 
-Where things go in SageMaker's model:
+Where things go in SageMaker's model (the contract is pipelines/registry/request.py; the pipeline's
+Register step writes the same request, so pipeline-registered versions describe the same way):
 - the artifact: InferenceSpecification.Containers[0].ModelDataUrl (with the serving image);
 - metrics: CustomerMetadataProperties "metric.<name>" (so list/describe show them without reading S3),
   and ModelMetrics.ModelQuality.Statistics when an evaluation.json URI (`metrics_uri`) is given;
 - lineage: CustomerMetadataProperties "execution-id", "data-hash", "checksum-sha256", and
-  MetadataProperties.GeneratedBy = the execution id;
+  MetadataProperties.GeneratedBy (the execution id here; the pipeline writes its execution ARN);
 - a decision: ModelApprovalStatus plus ApprovalDescription "by: reason". SageMaker keeps only the latest
   one, so `history` holds at most that latest decision (CloudTrail has the rest).
 
@@ -22,12 +23,16 @@ from pipelines.registry.base import ModelRegistry, approval_description, split_a
 from pipelines.registry.metrics import flatten_metrics
 from pipelines.registry.model import PENDING, ApprovalEvent, ModelVersion, RegistryError, VersionNotFound
 from pipelines.registry.refs import check_group_name, describe_ref_problem, parse_arn, parse_version_number
+from pipelines.registry.request import (
+    CHECKSUM,
+    DATA_HASH,
+    EXECUTION_ID,
+    METRIC_PREFIX,
+    metrics_from_properties,
+    registration_fields,
+)
 from pipelines.registry.states import check_initial_status, check_transition
 
-EXECUTION_ID = "execution-id"
-DATA_HASH = "data-hash"
-CHECKSUM = "checksum-sha256"
-METRIC_PREFIX = "metric."
 CONTENT_TYPE = "application/json"
 
 
@@ -117,17 +122,6 @@ class SageMakerRegistry(ModelRegistry):
     ) -> ModelVersion:
         check_group_name(group)
         check_initial_status(approval_status)
-        if not image_uri:
-            raise RegistryError(
-                "the SageMaker back end needs image_uri (the serving image, e.g. the TensorFlow Serving 2.20 "
-                "inference image for your region) to build the model package's InferenceSpecification"
-            )
-        if not model_data_url.startswith("s3://"):
-            raise RegistryError(f"SageMaker needs the model artifact in S3, got {model_data_url!r}")
-        if execution_id is not None:
-            earlier = self._find_by_execution(group, execution_id)
-            if earlier is not None:
-                return earlier
         properties = {f"{METRIC_PREFIX}{name}": repr(value) for name, value in flatten_metrics(metrics).items()}
         for key, value in ((EXECUTION_ID, execution_id), (DATA_HASH, data_hash), (CHECKSUM, checksum)):
             if value:
@@ -147,13 +141,38 @@ class SageMakerRegistry(ModelRegistry):
             request["ModelPackageDescription"] = description
         if execution_id:
             request["MetadataProperties"] = {"GeneratedBy": execution_id[:1024]}
-            # SageMaker itself refuses a second create with the same token: a retry that races past the
-            # lookup above still gets no duplicate.
-            request["ClientToken"] = hashlib.sha256(f"{group}\n{execution_id}".encode()).hexdigest()[:36]
         if metrics_uri:
             request["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": CONTENT_TYPE,
                                                                           "S3Uri": metrics_uri}}}
-        arn = self.client.create_model_package(**request)["ModelPackageArn"]
+        return self.register_package(request)
+
+    def register_package(self, request: Mapping[str, Any]) -> ModelVersion:
+        """Send the CreateModelPackage request as it is (the pipeline's, or one register() built).
+
+        Idempotent per (group, execution-id), like the local registry: a retried execution gets its
+        earlier version back.
+        """
+        fields = registration_fields(request)
+        check_group_name(fields["group"])
+        check_initial_status(fields["approval_status"])
+        if not fields["image_uri"]:
+            raise RegistryError(
+                "the SageMaker back end needs image_uri (the serving image, e.g. the TensorFlow Serving 2.20 "
+                "inference image for your region) to build the model package's InferenceSpecification"
+            )
+        if not fields["model_data_url"].startswith("s3://"):
+            raise RegistryError(f"SageMaker needs the model artifact in S3, got {fields['model_data_url']!r}")
+        body = dict(request)
+        execution_id = fields["execution_id"]
+        if execution_id:
+            earlier = self._find_by_execution(fields["group"], execution_id)
+            if earlier is not None:
+                return earlier
+            # SageMaker itself refuses a second create with the same token: a retry that races past the
+            # lookup above still gets no duplicate.
+            body.setdefault("ClientToken",
+                            hashlib.sha256(f"{fields['group']}\n{execution_id}".encode()).hexdigest()[:36])
+        arn = self.client.create_model_package(**body)["ModelPackageArn"]
         return self._describe_arn(arn)
 
     def set_status(self, ref: str | int, status: str, by: str | None, reason: str | None,
@@ -195,7 +214,7 @@ def to_model_version(package: Mapping[str, Any]) -> ModelVersion:
         created=created,
         model_data_url=containers[0].get("ModelDataUrl", ""),
         checksum=properties.get(CHECKSUM),
-        metrics={k[len(METRIC_PREFIX):]: float(v) for k, v in properties.items() if k.startswith(METRIC_PREFIX)},
+        metrics=metrics_from_properties(properties),
         execution_id=properties.get(EXECUTION_ID),
         data_hash=properties.get(DATA_HASH),
         description=package.get("ModelPackageDescription"),

@@ -7,23 +7,32 @@ import re
 import pytest
 
 from pipelines.hs_code.offline import build_definition_offline
-from pipelines.hs_code.pipeline import ACCURACY_JSON_PATH, STEP_NAMES
+from pipelines.hs_code.pipeline import ACCURACY_JSON_PATH, REGISTERED_METRICS, STEP_NAMES
+from pipelines.registry.request import CHECKSUM, DATA_HASH, EXECUTION_ID, METRIC_PREFIX
+
+SNAPSHOTS_ROOT = "s3://hscode-artifacts/hs-code/snapshots"
+SNAPSHOT_HASH = {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.SnapshotData.PropertyFiles.DataSnapshot"},
+                                 "Path": "hash"}}
 
 
 def _get(expr):
     return expr["Get"] if isinstance(expr, dict) and "Get" in expr else None
 
 
+def _snapshot_uri(source: str) -> dict:
+    return {"Std:Join": {"On": "/", "Values": [SNAPSHOTS_ROOT, SNAPSHOT_HASH, f"{source}/"]}}
+
+
 def test_step_names_and_types(steps_by_name):
     assert {name: step["Type"] for name, step in steps_by_name.items()} == {
-        "Preprocess": "Processing", "Tune": "Tuning", "Evaluate": "Processing", "CheckQuality": "Condition",
+        "SnapshotData": "Processing", "Preprocess": "Processing", "Tune": "Tuning", "Evaluate": "Processing", "CheckQuality": "Condition",
         "Register": "RegisterModel", "Fail": "Fail",
     }
     assert set(steps_by_name) == set(STEP_NAMES)
 
 
 def test_top_level_order_and_branches(definition, steps_by_name):
-    assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Tune", "Evaluate", "CheckQuality"]
+    assert [s["Name"] for s in definition["Steps"]] == ["SnapshotData", "Preprocess", "Tune", "Evaluate", "CheckQuality"]
     condition = steps_by_name["CheckQuality"]["Arguments"]
     assert [s["Name"] for s in condition["IfSteps"]] == ["Register"]
     assert [s["Name"] for s in condition["ElseSteps"]] == ["Fail"]
@@ -41,12 +50,40 @@ def test_parameters_and_defaults(definition):
         assert params[name][0] == "Integer" and params[name][1] >= 1
 
 
+def test_snapshot_job_reads_the_parameters_and_is_never_cached(steps_by_name):
+    step = steps_by_name["SnapshotData"]
+    assert "CacheConfig" not in step  # it must look at the data on every execution
+    args = step["Arguments"]
+    inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
+    assert _get(inputs["data"]["S3Uri"]) == "Parameters.InputDataUri"
+    assert _get(inputs["reference"]["S3Uri"]) == "Parameters.ReferenceDataUri"
+    assert args["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3", "/opt/ml/processing/input/code/steps/snapshot.py"]
+    outputs = {o["OutputName"]: o["S3Output"] for o in args["ProcessingOutputConfig"]["Outputs"]}
+    # The content-addressed copy: a static root in the artifact bucket, apart from the data it copies.
+    assert outputs["snapshots"]["S3Uri"] == SNAPSHOTS_ROOT
+    assert outputs["manifest"]["S3Uri"]["Std:Join"]["Values"][-2:] == [
+        {"Get": "Execution.PipelineExecutionId"}, "manifest"]
+    assert step["PropertyFiles"] == [
+        {"PropertyFileName": "DataSnapshot", "OutputName": "manifest", "FilePath": "snapshot.json"}]
+    arguments = args["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--snapshots-dir") + 1] == outputs["snapshots"]["LocalPath"]
+    assert arguments[arguments.index("--manifest-dir") + 1] == outputs["manifest"]["LocalPath"]
+
+
+def test_snapshots_stay_outside_the_prefixes_they_copy(definition):
+    defaults = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    for name in ("InputDataUri", "ReferenceDataUri"):
+        assert not (SNAPSHOTS_ROOT + "/").startswith(defaults[name]) and not defaults[name].startswith(SNAPSHOTS_ROOT)
+
+
 def test_preprocess_job(steps_by_name):
     args = steps_by_name["Preprocess"]["Arguments"]
     inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
-    assert _get(inputs["data"]["S3Uri"]) == "Parameters.InputDataUri"
+    # The snapshot, not the parameters: unchanged data resolves to the same URIs (a cache hit).
+    assert inputs["data"]["S3Uri"] == _snapshot_uri("data")
     assert inputs["data"]["LocalPath"] == "/opt/ml/processing/input/data"
-    assert _get(inputs["reference"]["S3Uri"]) == "Parameters.ReferenceDataUri"
+    assert inputs["reference"]["S3Uri"] == _snapshot_uri("reference")
     assert inputs["code"]["LocalPath"] == "/opt/ml/processing/input/code"
     assert re.fullmatch(r"s3://hscode-artifacts/hs-code/code/[0-9a-f]{16}/files/", inputs["code"]["S3Uri"])
     assert args["AppSpecification"]["ContainerEntrypoint"] == [
@@ -62,6 +99,7 @@ def test_code_objects_are_uploaded_where_the_definition_points(offline_build, st
                        if i["InputName"] == "code")
     static = steps_by_name["Tune"]["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]
     assert code_prefix + "steps/__init__.py" in offline_build.objects
+    assert code_prefix + "steps/snapshot.py" in offline_build.objects
     assert static["sagemaker_submit_directory"] in offline_build.objects
     assert "s3://hscode-artifacts/hs-code/data/hs_descriptions_full.csv.gz" in offline_build.objects
     assert "s3://hscode-artifacts/hs-code/reference/hs2022_nomenclature.csv" in offline_build.objects
@@ -113,10 +151,12 @@ def test_evaluate_reads_the_best_trial(steps_by_name):
     assert inputs["model"]["LocalPath"] == "/opt/ml/processing/model"
     assert inputs["test"]["LocalPath"] == "/opt/ml/processing/test"
     assert inputs["reference"]["LocalPath"] == "/opt/ml/processing/input/reference"
+    assert inputs["reference"]["S3Uri"] == _snapshot_uri("reference")
     [output] = args["ProcessingOutputConfig"]["Outputs"]
     assert (output["OutputName"], output["S3Output"]["LocalPath"]) == ("evaluation", "/opt/ml/processing/evaluation")
     assert steps_by_name["Evaluate"]["PropertyFiles"] == [
-        {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}]
+        {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"},
+        {"PropertyFileName": "EvaluationLineage", "OutputName": "evaluation", "FilePath": "lineage.json"}]
 
 
 def test_quality_condition(steps_by_name):
@@ -144,11 +184,27 @@ def test_register_model_package(steps_by_name):
     statistics = args["ModelMetrics"]["ModelQuality"]["Statistics"]
     assert statistics["ContentType"] == "application/json"
     assert statistics["S3Uri"]["Std:Join"]["Values"][-1] == "evaluation.json"
+    assert _get(args["MetadataProperties"]["GeneratedBy"]) == "Execution.PipelineExecutionArn"
+
+
+def test_register_carries_lineage_and_metrics_under_the_registry_keys(steps_by_name):
+    properties = steps_by_name["Register"]["Arguments"]["CustomerMetadataProperties"]
+    assert _get(properties[EXECUTION_ID]) == "Execution.PipelineExecutionId"
+    assert properties[DATA_HASH] == SNAPSHOT_HASH
+    assert properties[CHECKSUM] == {"Std:JsonGet": {
+        "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationLineage"}, "Path": "model_sha256"}}
+    for name in REGISTERED_METRICS:
+        # A number becomes a string only through Join: CustomerMetadataProperties values must be strings.
+        [value] = properties[f"{METRIC_PREFIX}{name}"]["Std:Join"]["Values"]
+        assert value == {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+                                         "Path": f"multiclass_classification_metrics.{name}.value"}}
+    assert len(properties) <= 50  # SageMaker's limit on CustomerMetadataProperties entries
 
 
 def test_step_caching(steps_by_name):
     for name in ("Preprocess", "Tune", "Evaluate"):
         assert steps_by_name[name]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
+    assert "CacheConfig" not in steps_by_name["SnapshotData"]
 
 
 def test_static_hyperparameters_can_be_overridden_but_not_tuned_ones(frozen_steps_dir):
