@@ -24,20 +24,34 @@ BUILDSPEC = yaml.safe_load((REPO_ROOT / "buildspec.yml").read_text())
 VENV_BIN = Path(sys.executable).parent
 
 
+def _make_targets(commands: list[str]) -> list[str]:
+    return [shlex.split(c)[1] for c in commands if c.startswith("make ")]
+
+
 def test_buildspec_phases_install_lint_test_then_upsert_and_start():
     assert str(BUILDSPEC["version"]) == "0.2"
     phases = BUILDSPEC["phases"]
     assert phases["install"]["runtime-versions"]["python"] == 3.11
-    pre_build = " ".join(phases["pre_build"]["commands"])
-    assert "ruff check" in pre_build and "cfn-lint" in pre_build and "pytest" in pre_build
+    assert _make_targets(phases["pre_build"]["commands"]) == ["lint", "test"]
     build = phases["build"]["commands"]
     assert [c.split()[:3] for c in build[:1]] == [["hscode", "pipeline", "upsert"]]
     assert "hscode pipeline start" in build[1]
 
 
+def test_ci_and_codebuild_run_the_same_check_targets():
+    """One check command: .ci/run and the buildspec run the same make targets, and they lint and test."""
+    ci = [line.strip() for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()]
+    assert _make_targets(ci) == _make_targets(BUILDSPEC["phases"]["pre_build"]["commands"])
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    recipes = {target: makefile.split(f"\n{target}:", 1)[1].split("\n\n", 1)[0] for target in ("lint", "test")}
+    assert "ruff check" in recipes["lint"] and "cfn-lint" in recipes["lint"]
+    assert "pytest" in recipes["test"]
+
+
 def test_unit_test_results_land_where_the_report_group_reads_them():
-    pytest_command = next(c for c in BUILDSPEC["phases"]["pre_build"]["commands"] if "pytest" in c)
-    junit = next(arg for arg in shlex.split(pytest_command) if arg.startswith("--junitxml="))
+    test_command = next(c for c in BUILDSPEC["phases"]["pre_build"]["commands"] if c.startswith("make test"))
+    junit = next(arg for arg in shlex.split(shlex.split(test_command)[2].partition("=")[2])
+                 if arg.startswith("--junitxml="))
     report = BUILDSPEC["reports"]["unit-tests"]
     assert report["file-format"] == "JUNITXML"
     assert junit.removeprefix("--junitxml=") in [f"{report['base-directory']}/{f}" for f in report["files"]]

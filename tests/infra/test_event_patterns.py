@@ -25,6 +25,8 @@ EXPORTS = STACKS["model-resources.yml"].export_map()
 GROUP = EXPORTS["hs-mlops-dev-ModelPackageGroupName"]
 DATA_BUCKET = EXPORTS["hs-mlops-dev-DataBucketName"]
 PREFIX = EXPORTS["hs-mlops-dev-TrainingDataPrefix"]
+MARKER = EXPORTS["hs-mlops-dev-TrainingDataReadyMarkerKey"]
+ARTIFACT_BUCKET = EXPORTS["hs-mlops-dev-ArtifactBucketName"]
 RETRAINING = STACKS["retraining-rules.yml"]
 ALARM = RETRAINING.resource("DriftAlarm")["Properties"]
 ALARM_ARGS = {"namespace": ALARM["Namespace"], "metric": ALARM["MetricName"]}
@@ -36,14 +38,20 @@ CASES = {
     "registration pending manual approval": (
         events.model_package_state_change(GROUP, "PendingManualApproval"), set()),
     "another group's approval": (events.model_package_state_change("someone-elses-model", "Approved"), set()),
-    "object created under the data prefix": (
-        events.s3_object_created(DATA_BUCKET, f"{PREFIX}2025-06/new_rows.csv.gz"), {"new-data"}),
+    "batch marker written at the data prefix": (events.s3_object_created(DATA_BUCKET, MARKER), {"new-data"}),
+    # One file of a batch is not the batch: N uploads must not start N executions on partial data.
+    "data file created under the data prefix": (
+        events.s3_object_created(DATA_BUCKET, f"{PREFIX}2025-06/new_rows.csv.gz"), set()),
+    "marker in a sub-folder of the prefix": (
+        events.s3_object_created(DATA_BUCKET, f"{PREFIX}2025-06/_SUCCESS"), set()),
+    "marker-like key outside the prefix": (events.s3_object_created(DATA_BUCKET, f"old-{MARKER}"), set()),
     "object created outside the data prefix": (
         events.s3_object_created(DATA_BUCKET, "exports/predictions.csv"), set()),
-    "prefix-like key not under the prefix": (
-        events.s3_object_created(DATA_BUCKET, f"old-{PREFIX}rows.csv"), set()),
-    "object created under the prefix of another bucket": (
-        events.s3_object_created("some-other-bucket", f"{PREFIX}rows.csv"), set()),
+    "marker in another bucket": (events.s3_object_created("some-other-bucket", MARKER), set()),
+    # What the pipeline itself writes never retrains: its snapshots go to the artifact bucket.
+    "pipeline snapshot written to the artifact bucket": (
+        events.s3_object_created(ARTIFACT_BUCKET, f"hs-code/snapshots/{'ab' * 32}/data/rows.csv"), set()),
+    "pipeline snapshot of a marker-like name": (events.s3_object_created(ARTIFACT_BUCKET, MARKER), set()),
     "drift alarm enters ALARM": (
         events.cloudwatch_alarm_state_change(ALARM["AlarmName"], "ALARM", "OK", **ALARM_ARGS), {"drift"}),
     "drift alarm back to OK": (
@@ -121,3 +129,11 @@ def test_deploy_rule_requires_approved_status_of_this_group_only():
     detail = pattern_of("deploy")["detail"]
     assert detail["ModelApprovalStatus"] == ["Approved"]
     assert detail["ModelPackageGroupName"] == [GROUP]
+
+
+def test_the_rule_listens_for_the_marker_the_snapshot_leaves_out():
+    """Re-marking unchanged data must hash the same: the rule's marker is one the snapshot ignores."""
+    from steps.hsml.snapshot import MARKER_NAMES
+
+    assert pattern_of("new-data")["detail"]["object"]["key"] == [MARKER]
+    assert MARKER.startswith(PREFIX) and MARKER[len(PREFIX):] in MARKER_NAMES
