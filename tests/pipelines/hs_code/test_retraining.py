@@ -1,0 +1,89 @@
+"""Retraining sees new data: the real definition (built offline, as `hscode pipeline run --local` does) run
+three times on the local runner over one input prefix.
+
+1. a few hundred rows: everything runs, version 1 is registered;
+2. the same data: SnapshotData runs, Preprocess, Tune and Evaluate are cache hits;
+3. one new file under the same prefix: a new snapshot hash, Preprocess runs again, and the new version
+   carries the new data hash.
+"""
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+
+from pipelines import settings
+from pipelines.hs_code import PIPELINE_MODULE
+from pipelines.local import records as rec
+from pipelines.local.build import build_local_definition
+from pipelines.local.pipeline_module import PipelineModule
+from pipelines.local.progress import Console
+from pipelines.local.runner import LocalRunner
+from pipelines.local.store import ArtifactStore
+from pipelines.registry import LocalRegistry
+from steps.hsml.hashing import sha256_file
+
+DATA_URI = "s3://hscode-artifacts/tests/retraining/training-data/"
+CACHED_STEPS = ("Preprocess", "Tune", "Evaluate")
+
+
+def _real_rows(codes: int = 6, first: int = 25, later: int = 10) -> tuple[bytes, bytes]:
+    """Real rows of the most frequent codes: `first` per code for the first batch, `later` more for the next."""
+    data = pd.read_csv(settings.BUNDLED_DATASET, dtype=str, keep_default_na=False)
+    data = data[data["split"] != "train_nomenclature"]
+    top = data["hs_code"].value_counts().index[:codes]
+    rows = data[data["hs_code"].isin(top)].groupby("hs_code", group_keys=False)
+    batch = rows.head(first)
+    new = rows.nth(list(range(first, first + later)))
+    return batch.to_csv(index=False).encode(), new.to_csv(index=False).encode()
+
+
+def _snapshot_hash(record: rec.ExecutionRecord, store: ArtifactStore) -> str:
+    outputs = record.steps["SnapshotData"].properties["ProcessingOutputConfig"]["Outputs"]
+    manifest = next(o["S3Output"]["S3Uri"] for o in outputs if o["OutputName"] == "manifest")
+    return json.loads(store.path_for(manifest.rstrip("/") + "/snapshot.json").read_text())["hash"]
+
+
+@pytest.mark.slow
+def test_new_data_retrains_and_unchanged_data_hits_the_cache(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("HSCODE_HOME", str(home))
+    build = build_local_definition(home, PipelineModule.load(PIPELINE_MODULE), search_space="quick",
+                                   static_hyperparameters={"epochs": "1", "patience": "1"})
+    store = ArtifactStore.under(home)
+    batch, new_rows = _real_rows()
+    store.put_bytes(DATA_URI + "batch-1.csv", batch)
+    out = io.StringIO()
+    runner = LocalRunner(build.definition, home, Console(stream=out), pipeline_name=build.pipeline_name)
+    parameters = {"InputDataUri": DATA_URI, "MaxTuningJobs": "1", "MaxParallelTuningJobs": "1", "QualityThreshold": "0"}
+    registry = LocalRegistry(home=home)
+
+    def run() -> rec.ExecutionRecord:
+        record = runner.start(parameters)
+        assert record.status == rec.SUCCEEDED, f"{record.failure_reason}\n{out.getvalue()[-3000:]}"
+        return record
+
+    first = run()
+    assert all(first.steps[name].cache_hit_from is None for name in CACHED_STEPS)
+    [v1] = registry.list_versions(settings.DEFAULT_MODEL_PACKAGE_GROUP)
+    # Everything the version carries came from the definition's request: lineage and metrics.
+    assert v1.execution_id == first.execution_id
+    assert v1.data_hash == _snapshot_hash(first, store)
+    assert v1.checksum == sha256_file(registry.artifact_path(v1))
+    assert 0.0 <= v1.metrics["accuracy"] <= 1.0 and "hs6_top5_accuracy" in v1.metrics
+
+    second = run()  # the same data: only the snapshot (and the registration) run again
+    assert second.steps["SnapshotData"].status == rec.SUCCEEDED
+    assert second.steps["SnapshotData"].cache_hit_from is None
+    assert {name: second.steps[name].cache_hit_from for name in CACHED_STEPS} == dict.fromkeys(
+        CACHED_STEPS, first.execution_id)
+    assert _snapshot_hash(second, store) == v1.data_hash
+
+    store.put_bytes(DATA_URI + "2025-07/batch-2.csv", new_rows)  # one new file under the same prefix
+    third = run()
+    assert {name: third.steps[name].cache_hit_from for name in CACHED_STEPS} == dict.fromkeys(CACHED_STEPS)
+    newest = registry.list_versions(settings.DEFAULT_MODEL_PACKAGE_GROUP)[-1]
+    assert newest.execution_id == third.execution_id and newest.version == 3
+    assert newest.data_hash == _snapshot_hash(third, store) != v1.data_hash
