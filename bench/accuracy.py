@@ -88,7 +88,7 @@ def prepare_splits(work: Path, quick: bool) -> Splits:
     import pandas as pd
 
     from steps.hsml.prepared import read_split
-    from steps.preprocess import PrepareOptions, prepare
+    from steps.hsml.preparation import PrepareOptions, prepare
 
     dataset, reference = bundled_inputs()
     inputs = [write_quick_input(work / "quick_input.csv")] if quick else [dataset]

@@ -1,375 +1,40 @@
-"""Data preparation (SageMaker Processing entry point; also `hscode data prepare INPUT... --out DIR`).
+"""Data preparation job: SageMaker Processing entry point (the same code runs as `hscode data prepare`).
 
-Reads every *.csv / *.csv.gz of labelled descriptions (description,hs_code[,split,source]), validates every
-row, normalises text and codes, deduplicates, splits train/validation/test, up-samples rare training classes,
-fits the text encoder on the training split and writes, flat into the output folder:
-train.csv, validation.csv, test.csv, rejected.csv, encoder.json, report.json, profile.json.
+Reads every *.csv / *.csv.gz under --input-dir, writes train.csv, validation.csv, test.csv, rejected.csv,
+encoder.json, report.json and profile.json flat into --output-dir; the logic is steps/hsml/preparation.py.
 
-Every input row is accounted for: rows_read = kept + rejected + duplicates + excluded (excluded is the
-official nomenclature rows when run with --nomenclature exclude, else 0). The rules live in the hsml modules
-(hs_codes, csv_reader, validation, splitting, upsampling, profile); this file only wires them together.
+    python steps/preprocess.py --input-dir DIR --reference-dir DIR_WITH_hs2022_nomenclature.csv --output-dir OUT
 """
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
-import json
 import sys
-import time
-from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script (python steps/preprocess.py): make `steps` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from steps.hsml import splitting
-from steps.hsml.csv_reader import read_labelled_csv
-from steps.hsml.encoder import TextEncoder
-from steps.hsml.hs_codes import HSCodeNormalizer, load_hs6_codes
-from steps.hsml.prepared import REJECTED_COLUMNS, SPLIT_COLUMNS, SPLIT_FILES
-from steps.hsml.profile import build_profile
-from steps.hsml.text import NORMALIZER_VERSION, normalize_description
-from steps.hsml.upsampling import METHODS, upsample
-from steps.hsml.validation import (
-    MAX_DESCRIPTION_CHARS, NOMENCLATURE_SPLITS, TEST_SPLITS, TRAIN_SPLITS, VALIDATION_SPLITS,
-    description_problem, split_problem,
-)
+from steps.hsml.cli_errors import run_command  # noqa: E402
+from steps.hsml.preparation import add_options, options_from_args, prepare  # noqa: E402
 
+PROGRAM = "preprocess.py"
 DEFAULT_INPUT_DIR = "/opt/ml/processing/input/data"
 DEFAULT_REFERENCE_DIR = "/opt/ml/processing/input/reference"
 DEFAULT_OUTPUT_DIR = "/opt/ml/processing/output"
-REJECTED_VALUE_CHARS = 200
-CONFLICT_EXAMPLES = 10
-# Hint order decides which copy of a duplicate is kept: the copy in the split the input fixed wins.
-_HINT_PRIORITY = {splitting.HINT_TEST: 0, splitting.HINT_VALIDATION: 1, splitting.HINT_TRAIN: 2,
-                  splitting.HINT_NONE: 3, splitting.HINT_NOMENCLATURE: 4}
-
-
-@dataclass
-class PrepareOptions:
-    validation_fraction: float = 0.1
-    test_fraction: float = 0.1  # carved only from rows without a given split
-    min_texts_per_class: int = 3
-    upsample: bool = True
-    upsample_floor: int = 5
-    upsample_method: str = "duplicate"
-    # The official nomenclature rows (split=train_nomenclature): exclude by default, because on test_fpo they did
-    # not help (TF-IDF kNN 31.5% both ways, nearest centroid 26.0% without vs 21.5% with; bench/data_prep) and
-    # they make training 6x larger. `include` gives every one of the 5,613 codes some training text.
-    nomenclature: str = "exclude"
-    seed: int = 42
-
-
-@dataclass
-class Row:
-    file: str
-    line: int
-    description: str
-    text: str
-    hs_code: str
-    source: str
-    hint: str
-    split: str | None = None
-
-
-@dataclass
-class Rejection:
-    file: str
-    line: int
-    reason: str
-    detail: str
-    value: str
-
-    def as_csv_row(self) -> list:
-        value = self.value if len(self.value) <= REJECTED_VALUE_CHARS else self.value[:REJECTED_VALUE_CHARS] + "…"
-        return [self.file, self.line, self.reason, self.detail, value]
-
-
-@dataclass
-class Tally:
-    rows_read: int = 0
-    excluded: int = 0
-    duplicates: int = 0
-    truncated_codes: int = 0
-    zero_padded_codes: int = 0
-    decoding_fallback_lines: int = 0
-    inputs: list[dict] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-
-
-def _log(message: str) -> None:
-    print(f"[preprocess] {message}", flush=True)
-
-
-def find_inputs(paths: list[str | Path]) -> list[Path]:
-    """Input files: the given files, plus every *.csv / *.csv.gz under the given folders (sorted)."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith((".csv", ".csv.gz")))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise FileNotFoundError(f"input {path} does not exist (pass CSV files or folders holding *.csv / *.csv.gz)")
-    if not found:
-        raise FileNotFoundError(f"no *.csv or *.csv.gz input under {', '.join(map(str, paths))}")
-    return found
-
-
-def _hint(split_value: str) -> str:
-    value = split_value.strip().lower()
-    if value in TEST_SPLITS:
-        return splitting.HINT_TEST
-    if value in VALIDATION_SPLITS:
-        return splitting.HINT_VALIDATION
-    if value in TRAIN_SPLITS:
-        return splitting.HINT_TRAIN
-    if value in NOMENCLATURE_SPLITS:
-        return splitting.HINT_NOMENCLATURE
-    return splitting.HINT_NONE
-
-
-def read_and_validate(files: list[Path], codes: HSCodeNormalizer, options: PrepareOptions, tally: Tally) -> list[Row]:
-    rows: list[Row] = []
-    for path in files:
-        result = read_labelled_csv(path)
-        file_rows = len(result.records)
-        tally.rows_read += file_rows
-        tally.decoding_fallback_lines += result.encoding_fallback_lines
-        tally.inputs.append({
-            "file": path.name, "sha256": result.sha256, "rows_read": file_rows, "delimiter": result.delimiter,
-            "utf16": result.utf16, "encoding_fallback_lines": result.encoding_fallback_lines,
-            "ignored_columns": result.ignored_columns,
-        })
-        _log(f"  {path.name}: {file_rows:,} rows, {result.encoding_fallback_lines} lines decoded as Windows-1252")
-        for record in result.records:
-            if record.reason:
-                tally.rejections.append(Rejection(path.name, record.line, record.reason, record.detail, record.raw))
-                continue
-            fields = record.fields
-            hint = _hint(fields.get("split", ""))
-            if hint == splitting.HINT_NOMENCLATURE and options.nomenclature == "exclude":
-                tally.excluded += 1
-                continue
-            problem = split_problem(fields.get("split", "")) or description_problem(fields["description"])
-            if problem:
-                value = fields.get("split", "") if problem[0] == "unknown_split" else fields["description"]
-                tally.rejections.append(Rejection(path.name, record.line, problem[0], problem[1], value))
-                continue
-            code = codes.normalize(fields["hs_code"])
-            if code.code is None:
-                tally.rejections.append(Rejection(path.name, record.line, code.reason, code.detail, fields["hs_code"]))
-                continue
-            text = normalize_description(fields["description"])
-            if not text:
-                tally.rejections.append(Rejection(path.name, record.line, "non_text_description",
-                                                  "nothing left after normalisation", fields["description"]))
-                continue
-            tally.truncated_codes += code.truncated
-            tally.zero_padded_codes += code.zero_padded
-            source = fields.get("source", "").strip() or path.name
-            rows.append(Row(path.name, record.line, fields["description"].strip(), text, code.code, source, hint))
-    return rows
-
-
-def deduplicate(rows: list[Row], tally: Tally) -> list[Row]:
-    """One row per (normalised text, code); the copy whose given split ranks first is kept (test before train)."""
-    kept: dict[tuple[str, str], Row] = {}
-    for row in sorted(rows, key=lambda r: _HINT_PRIORITY[r.hint]):  # stable: file order within a priority
-        key = (row.text, row.hs_code)
-        if key in kept:
-            tally.duplicates += 1
-        else:
-            kept[key] = row
-    return sorted(kept.values(), key=lambda r: (r.file, r.line))
-
-
-def conflicts(rows: list[Row]) -> dict:
-    """Texts with more than one code: kept (the ambiguity is real), counted and shown."""
-    codes_by_text: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        codes_by_text[row.text].append(row)
-    ambiguous = {text: group for text, group in codes_by_text.items() if len(group) > 1}
-    examples = [
-        {"text": text, "codes": sorted(r.hs_code for r in group), "sources": sorted({r.source for r in group})}
-        # Real-text conflicts first: those are the ones a reviewer can act on.
-        for text, group in sorted(ambiguous.items(), key=lambda kv: (_all_nomenclature(kv[1]), -len(kv[1]), kv[0]))
-    ][:CONFLICT_EXAMPLES]
-    real = [group for group in ambiguous.values() if not _all_nomenclature(group)]
-    return {"texts": len(ambiguous), "rows": sum(len(g) for g in ambiguous.values()),
-            "texts_with_real_rows": len(real), "examples": examples}
-
-
-def _all_nomenclature(group: list[Row]) -> bool:
-    return all(r.hint == splitting.HINT_NOMENCLATURE for r in group)
-
-
-def _write_csv(path: Path, header: list[str], rows) -> str:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _data_hash(rows: list[Row]) -> str:
-    digest = hashlib.sha256()
-    for row in sorted(rows, key=lambda r: (r.split, r.hs_code, r.text, r.description)):
-        digest.update(f"{row.split}\t{row.hs_code}\t{row.description}\n".encode("utf-8"))
-    return digest.hexdigest()
-
-
-def prepare(inputs: list[str | Path], reference: str | Path, output_dir: str | Path,
-            options: PrepareOptions | None = None) -> dict:
-    """Run the whole preparation; returns the report (also written to output_dir/report.json)."""
-    options = options or PrepareOptions()
-    if options.nomenclature not in ("include", "exclude"):
-        raise ValueError(f"--nomenclature must be include or exclude, got {options.nomenclature!r}")
-    if options.upsample_method not in METHODS:
-        raise ValueError(f"--upsample-method must be one of {', '.join(METHODS)}, got {options.upsample_method!r}")
-    started = time.perf_counter()
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    tally = Tally()
-
-    files = find_inputs(inputs)
-    hs6 = load_hs6_codes(reference)
-    _log(f"[1/6] reading and validating {len(files)} file(s) against {len(hs6):,} HS 2022 subheadings")
-    rows = read_and_validate(files, HSCodeNormalizer(hs6), options, tally)
-    _log(f"      {len(rows):,} valid rows, {len(tally.rejections):,} rejected, {tally.excluded:,} excluded")
-
-    _log("[2/6] deduplicating on (normalised text, hs_code)")
-    rows = deduplicate(rows, tally)
-    conflict_report = conflicts(rows)
-    _log(f"      {len(rows):,} unique rows, {tally.duplicates:,} duplicates, "
-         f"{conflict_report['texts']} texts with more than one code (kept)")
-
-    _log("[3/6] splitting train/validation/test (stratified by class, grouped by text)")
-    split_result = splitting.assign_splits(
-        [r.text for r in rows], [r.hs_code for r in rows], [r.hint for r in rows],
-        validation_fraction=options.validation_fraction, test_fraction=options.test_fraction,
-        min_texts_per_class=options.min_texts_per_class, seed=options.seed)
-    kept: list[Row] = []
-    for row, split in zip(rows, split_result.splits):
-        if split is None:
-            tally.rejections.append(Rejection(row.file, row.line, "text_in_evaluation_split",
-                                              "official nomenclature text identical to a validation/test text "
-                                              "(training only; kept out to avoid leakage)", row.description))
-            continue
-        row.split = split
-        kept.append(row)
-    by_split = {name: [r for r in kept if r.split == name] for name in SPLIT_FILES}
-    _log("      " + ", ".join(f"{name} {len(split_rows):,}" for name, split_rows in by_split.items()))
-
-    _log(f"[4/6] up-sampling rare training classes "
-         f"({'to ' + str(options.upsample_floor) + ' rows, ' + options.upsample_method if options.upsample else 'off'})")
-    train = by_split["train"]
-    extra = upsample([r.text for r in train], [r.hs_code for r in train], floor=options.upsample_floor,
-                     method=options.upsample_method, seed=options.seed) if options.upsample else []
-    upsampled_classes = len({train[e.source_index].hs_code for e in extra})
-    _log(f"      {len(extra):,} rows added to {upsampled_classes:,} classes")
-
-    _log("[5/6] fitting the text encoder on the training split")
-    encoder = TextEncoder.fit(r.text for r in train)  # unique training texts: copies would skew the counts
-    encoder.save(output_dir / "encoder.json")
-    _log(f"      {len(encoder.word_vocab):,} words, {len(encoder.ngram_vocab):,} character n-grams")
-
-    _log("[6/6] writing splits, rejected rows, profile and report")
-    output_hashes = {}
-    for name, filename in SPLIT_FILES.items():
-        table = [[r.description, r.text, r.hs_code, r.source, f"{r.file}:{r.line}", 0] for r in by_split[name]]
-        if name == "train":
-            table += [[e.text if e.text != train[e.source_index].text else train[e.source_index].description,
-                       e.text, train[e.source_index].hs_code, train[e.source_index].source,
-                       f"{train[e.source_index].file}:{train[e.source_index].line}", 1] for e in extra]
-        output_hashes[filename] = _write_csv(output_dir / filename, SPLIT_COLUMNS, table)
-    rejections = sorted(tally.rejections, key=lambda r: (r.file, r.line))
-    output_hashes["rejected.csv"] = _write_csv(output_dir / "rejected.csv", REJECTED_COLUMNS,
-                                               [r.as_csv_row() for r in rejections])
-
-    real_train = [r for r in train if r.hint != splitting.HINT_NOMENCLATURE]
-    profile = build_profile(
-        real_train_descriptions=[r.description for r in real_train], real_train_texts=[r.text for r in real_train],
-        train_codes=[r.hs_code for r in real_train], all_train_codes=[r.hs_code for r in train],
-        evaluation_texts={"validation": [r.text for r in by_split["validation"]],
-                          "test": [r.text for r in by_split["test"]]},
-        vocabulary=set(encoder.word_vocab))
-    (output_dir / "profile.json").write_text(json.dumps(profile, indent=1, ensure_ascii=False), encoding="utf-8")
-
-    report = {
-        "rows_read": tally.rows_read,
-        "kept": len(kept),
-        "rejected": len(rejections),
-        "duplicates": tally.duplicates,
-        "excluded": tally.excluded,
-        "rejected_by_reason": dict(sorted(Counter(r.reason for r in rejections).items())),
-        "codes": {"truncated_to_6_digits": tally.truncated_codes, "leading_zero_restored": tally.zero_padded_codes},
-        "decoding": {"windows_1252_fallback_lines": tally.decoding_fallback_lines,
-                     "undecodable_lines": sum(r.reason == "undecodable" for r in rejections)},
-        "conflicting_labels": conflict_report,
-        "splits": {name: len(split_rows) for name, split_rows in by_split.items()}
-        | {"train_with_upsampling": len(train) + len(extra),
-           "train_nomenclature_rows": len(train) - len(real_train),
-           "carved_validation_texts": split_result.carved_validation_texts,
-           "carved_test_texts": split_result.carved_test_texts,
-           "classes_too_small_for_validation": split_result.classes_too_small},
-        "classes": {name: len({r.hs_code for r in split_rows}) for name, split_rows in by_split.items()},
-        "upsampling": {"enabled": options.upsample, "floor": options.upsample_floor,
-                       "method": options.upsample_method, "rows_added": len(extra), "classes": upsampled_classes},
-        "encoder": {"word_vocab": len(encoder.word_vocab), "ngram_vocab": len(encoder.ngram_vocab),
-                    "fitted_rows": encoder.fitted_rows, "normalizer_version": NORMALIZER_VERSION},
-        "data_sha256": _data_hash(kept),
-        "inputs": tally.inputs,
-        "outputs": output_hashes,
-        "options": asdict(options),
-        "limits": {"max_description_chars": MAX_DESCRIPTION_CHARS},
-        "elapsed_seconds": round(time.perf_counter() - started, 2),
-    }
-    accounted = report["kept"] + report["rejected"] + report["duplicates"] + report["excluded"]
-    assert report["rows_read"] == accounted, (
-        f"row accounting broken: read {report['rows_read']} != kept {report['kept']} + rejected "
-        f"{report['rejected']} + duplicates {report['duplicates']} + excluded {report['excluded']}")
-    (output_dir / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
-    _log(f"done in {report['elapsed_seconds']} s: {report['rows_read']:,} read = {report['kept']:,} kept + "
-         f"{report['rejected']:,} rejected + {report['duplicates']:,} duplicates + {report['excluded']:,} excluded "
-         f"-> {output_dir}")
-    return report
-
-
-def add_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by the job script and `hscode data prepare`."""
-    defaults = PrepareOptions()
-    parser.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction,
-                        help="share of each class's real training texts carved out for validation (default %(default)s)")
-    parser.add_argument("--test-fraction", type=float, default=defaults.test_fraction,
-                        help="share carved out for test from rows WITHOUT a given split (default %(default)s)")
-    parser.add_argument("--min-texts-per-class", type=int, default=defaults.min_texts_per_class,
-                        help="classes with fewer eligible texts stay in train only (default %(default)s)")
-    parser.add_argument("--upsample-floor", type=int, default=defaults.upsample_floor,
-                        help="training classes below this many rows are up-sampled to it (default %(default)s)")
-    parser.add_argument("--upsample-method", choices=METHODS, default=defaults.upsample_method)
-    parser.add_argument("--no-upsample", dest="upsample", action="store_false", help="turn up-sampling off")
-    parser.add_argument("--nomenclature", choices=("include", "exclude"), default=defaults.nomenclature,
-                        help="use the official nomenclature rows (split=train_nomenclature) for training; "
-                             "excluded rows are counted, not rejected (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-
-
-def options_from_args(args: argparse.Namespace) -> PrepareOptions:
-    return PrepareOptions(**{name: getattr(args, name) for name in PrepareOptions.__dataclass_fields__})
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__.splitlines()[0])
     parser.add_argument("--input-dir", default=DEFAULT_INPUT_DIR)
     parser.add_argument("--reference-dir", default=DEFAULT_REFERENCE_DIR)
     parser.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR)
     add_options(parser)
     args = parser.parse_args(argv)
-    prepare([args.input_dir], args.reference_dir, args.output_dir, options_from_args(args))
-    return 0
+
+    def body() -> None:
+        prepare([args.input_dir], args.reference_dir, args.output_dir, options_from_args(args))
+
+    return run_command(PROGRAM, body)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from sklearn.svm import LinearSVC
 
 from pipelines.settings import BUNDLED_DATASET, DATA_DIR
 from steps.hsml.prepared import read_split
-from steps.preprocess import PrepareOptions, prepare
+from steps.hsml.preparation import PrepareOptions, prepare
 
 MAX_WORD_FEATURES = 40_000
 MAX_CHAR_FEATURES = 60_000

@@ -25,7 +25,7 @@ from pipelines.settings import BUNDLED_DATASET, DATA_DIR
 from steps.hsml.encoder import TextEncoder
 from steps.hsml.prepared import read_split
 from steps.hsml.text import tokenize
-from steps.preprocess import PrepareOptions, prepare
+from steps.hsml.preparation import PrepareOptions, prepare
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "ngram_ranges.json"
 

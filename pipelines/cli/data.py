@@ -1,11 +1,9 @@
 """hscode data prepare INPUT... --out DIR: the preprocessing job's code, run on this machine."""
 from __future__ import annotations
 
-import sys
-
 from pipelines.settings import BUNDLED_DATASET, DATA_DIR
-from steps.hsml.csv_reader import InputFileError
-from steps.preprocess import add_options, options_from_args, prepare
+from steps.hsml.cli_errors import run_command
+from steps.hsml.preparation import add_options, options_from_args, prepare
 
 
 def register(subparsers) -> None:
@@ -16,7 +14,8 @@ def register(subparsers) -> None:
         help="validate and split labelled CSVs, fit the text encoder, write the report and profile",
         description="Reads CSVs with description,hs_code[,split,source] (files or folders of *.csv / *.csv.gz) and "
         "writes train.csv, validation.csv, test.csv, rejected.csv, encoder.json, report.json and profile.json "
-        "into --out. The same code runs as the pipeline's Preprocess step.",
+        "into --out. rejected.csv keeps each rejected row whole beside its reason: fix it and pass it back as an "
+        "INPUT. The same code runs as the pipeline's Preprocess step.",
     )
     prepare_parser.add_argument("inputs", nargs="*", metavar="INPUT",
                                 help=f"CSV files or folders (default: the bundled {BUNDLED_DATASET.name})")
@@ -28,9 +27,7 @@ def register(subparsers) -> None:
 
 
 def run_prepare(args) -> int:
-    try:
+    def body() -> None:
         prepare(args.inputs or [BUNDLED_DATASET], args.reference_dir, args.out, options_from_args(args))
-    except (InputFileError, FileNotFoundError, ValueError) as error:
-        print(f"hscode data prepare: {error}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_command("hscode data prepare", body)

@@ -9,7 +9,10 @@ import csv
 import json
 from pathlib import Path
 
+from steps.hsml.cli_errors import UsageError, run_command
+
 REGISTRY_REFS_HELP = "latest-approved, a model package ARN or a version number"
+SHOWN_CHARS = 200  # a description longer than this is cut when printed (the CSV output keeps it whole)
 
 
 def register(subparsers) -> None:
@@ -36,11 +39,15 @@ def resolve_model_path(ref: str) -> Path:
     if ref == "latest-approved" or ref.startswith("arn:") or ref.isdigit():
         try:
             from pipelines.registry import resolve_model_uri
+            from pipelines.registry.model import RegistryError
         except ImportError as error:
-            raise LookupError(f"cannot resolve model {ref!r}: the model registry (pipelines.registry."
-                              f"resolve_model_uri) is not available ({error}); pass a model.tar.gz path") from error
-        return Path(resolve_model_uri(ref))
-    raise FileNotFoundError(f"model {ref!r} not found: give a model.tar.gz, a model dir, or {REGISTRY_REFS_HELP}")
+            raise UsageError(f"cannot resolve model {ref!r}: the model registry (pipelines.registry."
+                             f"resolve_model_uri) is not available ({error}); pass a model.tar.gz path") from error
+        try:
+            return Path(resolve_model_uri(ref))
+        except RegistryError as error:
+            raise UsageError(str(error)) from error
+    raise UsageError(f"model {ref!r} not found: give a model.tar.gz, a model dir, or {REGISTRY_REFS_HELP}")
 
 
 def hs_code_names() -> dict[str, str]:
@@ -53,9 +60,11 @@ def hs_code_names() -> dict[str, str]:
 def read_input_descriptions(path: str, column: str) -> list:
     import pandas as pd
 
+    if not Path(path).is_file():
+        raise UsageError(f"--input {path}: no such file; give a CSV with a {column!r} column")
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     if column not in frame.columns:
-        raise ValueError(f"{path}: no column {column!r} (columns: {', '.join(frame.columns)}); use --column")
+        raise UsageError(f"{path}: no column {column!r} (columns: {', '.join(frame.columns)}); use --column")
     return frame[column].tolist()
 
 
@@ -76,7 +85,8 @@ def write_predictions(path: str, rows: list[dict]) -> None:
 
 def print_predictions(rows: list[dict], names: dict[str, str]) -> None:
     for row in rows:
-        print(row["description"] if isinstance(row["description"], str) else repr(row["description"]))
+        text = row["description"] if isinstance(row["description"], str) else repr(row["description"])
+        print(text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + f"… ({len(text):,} characters)")
         if row["error"]:
             print(f"  error: {row['error']}")
         for rank, (code, probability) in enumerate(row["top_k"], 1):
@@ -84,25 +94,24 @@ def print_predictions(rows: list[dict], names: dict[str, str]) -> None:
 
 
 def _predict(args) -> int:
+    return run_command("hscode predict", lambda: predict(args))
+
+
+def predict(args) -> None:
     from steps.hsml.predictor import load_predictor
 
     if not args.descriptions and not args.input:
-        print("error: give descriptions as arguments or --input FILE.csv")
-        return 2
+        raise UsageError("give descriptions as arguments or --input FILE.csv")
     if args.top_k < 1:
-        print("error: -k/--top-k must be at least 1")
-        return 2
-    try:
-        descriptions = list(args.descriptions) + (read_input_descriptions(args.input, args.column) if args.input else [])
-        predictor = load_predictor(resolve_model_path(args.model))
-    except (FileNotFoundError, LookupError, ValueError) as error:
-        print(f"error: {error}")
-        return 2
+        raise UsageError("-k/--top-k must be at least 1")
+    descriptions = list(args.descriptions) + (read_input_descriptions(args.input, args.column) if args.input else [])
+    predictor = load_predictor(resolve_model_path(args.model))
     rows = predictor.predict_rows(descriptions, k=args.top_k)
+    errors = sum(1 for row in rows if row["error"])
     if args.output:
         write_predictions(args.output, rows)
-        errors = sum(1 for row in rows if row["error"])
         print(f"wrote {len(rows)} predictions to {args.output} ({errors} rows with an error)")
     else:
         print_predictions(rows, hs_code_names())
-    return 0 if not all(row["error"] for row in rows) else 1
+    if rows and errors == len(rows):
+        raise UsageError(f"none of the {len(rows)} descriptions could be classified; each row's error says why")

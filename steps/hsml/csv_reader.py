@@ -7,8 +7,10 @@ UTF-8 first, then Windows-1252 (counted as a fallback). A line that is neither (
 Windows-1252, NUL bytes) becomes a rejected record, with its line number.
 
 Every data record comes back as a `RawRecord` (line number, fields or a rejection reason), so the caller can
-account for every line. Problems with the file as a whole (unreadable gzip, no recognisable header) raise
-`InputFileError` with a message that says what was expected.
+account for every line. Each record also keeps every column as read (`as_read`), or, when it cannot be split
+into the header's columns, its text (`raw`), so a rejected row can be written out whole, corrected and fed back.
+Problems with the file as a whole (unreadable gzip, no recognisable header) raise `InputFileError` with a
+message that says what was expected.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from steps.hsml.cli_errors import UsageError
 
 # Header names (lower-cased, runs of space/underscore/hyphen as one space) accepted for each column.
 COLUMN_ALIASES = {
@@ -34,17 +38,18 @@ REQUIRED_COLUMNS = ("description", "hs_code")
 MAX_LINES_PER_RECORD = 20
 
 
-class InputFileError(ValueError):
+class InputFileError(UsageError):
     """The file as a whole cannot be read (no rows could be trusted)."""
 
 
 @dataclass
 class RawRecord:
     line: int  # 1-based physical line where the record starts (the header is line 1)
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)  # the recognised columns, by canonical name
     reason: str | None = None  # set when the record is rejected while reading
     detail: str = ""
-    raw: str = ""  # the line as decoded (for rejected.csv)
+    raw: str = ""  # the record's text, kept when it could not be split into the header's columns
+    as_read: dict[str, str] = field(default_factory=dict)  # every column as read, by ReadResult.column_names
 
 
 @dataclass
@@ -57,6 +62,7 @@ class ReadResult:
     ignored_columns: list[str]
     records: list[RawRecord]
     utf16: bool = False
+    column_names: list[str] = field(default_factory=list)  # per position: canonical name, else the header's (unique)
 
 
 def _canonical_header(name: str) -> str:
@@ -76,20 +82,29 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
-def _split_lines(data: bytes) -> tuple[list[str | None], int, bool]:
-    """Decode line by line. Returns (lines, fallback count, utf16); an undecodable line is None."""
+@dataclass(frozen=True)
+class Undecodable:
+    """A line that is neither UTF-8 nor Windows-1252: its bytes, shown with escapes where they cannot be read."""
+    data: bytes
+
+    def shown(self) -> str:
+        return self.data.decode("utf-8", errors="backslashreplace")
+
+
+def _split_lines(data: bytes) -> tuple[list[str | Undecodable], int, bool]:
+    """Decode line by line. Returns (lines, fallback count, utf16); an undecodable line is an Undecodable."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 (Excel "Unicode text"): decode the file as a whole
         text = data.decode("utf-16", errors="replace")
         return text.splitlines(), 0, True
     raw_lines = data.split(b"\n")
     if raw_lines and raw_lines[-1] == b"":
         raw_lines.pop()  # the newline that ends the last line does not start another one
-    lines: list[str | None] = []
+    lines: list[str | Undecodable] = []
     fallbacks = 0
     for raw in raw_lines:
         raw = raw.rstrip(b"\r")
         if b"\x00" in raw:
-            lines.append(None)
+            lines.append(Undecodable(raw))
             continue
         try:
             lines.append(raw.decode("utf-8-sig"))
@@ -98,7 +113,7 @@ def _split_lines(data: bytes) -> tuple[list[str | None], int, bool]:
                 lines.append(raw.decode("cp1252"))
                 fallbacks += 1
             except UnicodeDecodeError:
-                lines.append(None)
+                lines.append(Undecodable(raw))
     return lines, fallbacks, False
 
 
@@ -135,18 +150,35 @@ def read_labelled_csv(path: str | Path) -> ReadResult:
     data = _read_bytes(path)
     sha256 = hashlib.sha256(data).hexdigest()
     lines, fallbacks, utf16 = _split_lines(data)
-    header_index = next((i for i, line in enumerate(lines) if line is not None and line.strip()), None)
+    header_index = next((i for i, line in enumerate(lines) if isinstance(line, str) and line.strip()), None)
     if header_index is None:
         raise InputFileError(f"{path}: empty file (no header line with description,hs_code)")
     if header_index > 0:
         raise InputFileError(f"{path}: the first line must be the header description,hs_code (line 1 is blank "
                              "or unreadable)")
     delimiter, columns, ignored = _find_columns(path, lines[0].lstrip("\ufeff"))
-    records = list(_records(lines, delimiter, columns, width=len(next(csv.reader([lines[0]], delimiter=delimiter)))))
-    return ReadResult(path, sha256, fallbacks, delimiter, columns, ignored, records, utf16)
+    names = column_names(next(csv.reader([lines[0].lstrip("\ufeff")], delimiter=delimiter)), columns)
+    records = list(_records(lines, delimiter, columns, names))
+    return ReadResult(path, sha256, fallbacks, delimiter, columns, ignored, records, utf16, names)
 
 
-def _records(lines: list[str | None], delimiter: str, columns: dict[str, int], width: int):
+def column_names(header: list[str], columns: dict[str, int]) -> list[str]:
+    """A unique name per column position: the canonical name of a recognised column, else the header's own
+    (stripped; "column 3" when blank; "notes 2" for a second "notes")."""
+    canonical_at = {index: name for name, index in columns.items()}
+    names: list[str] = []
+    for index, header_name in enumerate(header):
+        name = canonical_at.get(index) or header_name.strip().strip('"') or f"column {index + 1}"
+        candidate, copy = name, 1
+        while candidate in names or (index not in canonical_at and candidate in columns):
+            copy += 1
+            candidate = f"{name} {copy}"
+        names.append(candidate)
+    return names
+
+
+def _records(lines: list[str | Undecodable], delimiter: str, columns: dict[str, int], names: list[str]):
+    width = len(names)
     old_limit = csv.field_size_limit()
     csv.field_size_limit(max(old_limit, 1 << 30))  # a 1 MB description is rejected as too long, not a crash
     try:
@@ -154,10 +186,10 @@ def _records(lines: list[str | None], delimiter: str, columns: dict[str, int], w
         while i < len(lines):
             line_number = i + 1
             line = lines[i]
-            if line is None:
-                yield RawRecord(line_number, reason="undecodable",
-                                detail="bytes that are neither UTF-8 nor Windows-1252 (or NUL bytes); "
-                                       "re-save the file as UTF-8")
+            if isinstance(line, Undecodable):
+                yield RawRecord(line_number, reason="undecodable", raw=line.shown(),
+                                detail="bytes that are neither UTF-8 nor Windows-1252 (or NUL bytes; shown as "
+                                       "\\x.. escapes); re-save the file as UTF-8")
                 i += 1
                 continue
             line = line.lstrip("\ufeff")  # a BOM in the middle: files concatenated with `cat`
@@ -168,7 +200,7 @@ def _records(lines: list[str | None], delimiter: str, columns: dict[str, int], w
             text, used = line, 1
             while text.count('"') % 2 and used < MAX_LINES_PER_RECORD and i + used < len(lines):
                 following = lines[i + used]
-                if following is None:
+                if isinstance(following, Undecodable):
                     break
                 text, used = text + "\n" + following, used + 1
             if text.count('"') % 2:
@@ -184,6 +216,7 @@ def _records(lines: list[str | None], delimiter: str, columns: dict[str, int], w
                 yield RawRecord(line_number, reason="wrong_field_count", raw=text,
                                 detail=f"{len(fields)} fields, expected {width}{hint}")
                 continue
-            yield RawRecord(line_number, fields={name: fields[index] for name, index in columns.items()}, raw=text)
+            yield RawRecord(line_number, fields={name: fields[index] for name, index in columns.items()},
+                            as_read=dict(zip(names, fields)))
     finally:
         csv.field_size_limit(old_limit)

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from steps.hsml.cli_errors import UsageError
 from steps.hsml.text import NORMALIZER_VERSION, tokenize
 
 PAD_ID = 0
@@ -118,9 +119,9 @@ class TextEncoder:
     def load(cls, path: str | Path) -> "TextEncoder":
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if data.get("format") != ENCODER_FORMAT:
-            raise ValueError(f"{path}: not an encoder artifact of format {ENCODER_FORMAT} (got {data.get('format')!r})")
+            raise UsageError(f"{path}: not an encoder artifact of format {ENCODER_FORMAT} (got {data.get('format')!r})")
         if data.get("normalizer_version") != NORMALIZER_VERSION:
-            raise ValueError(
+            raise UsageError(
                 f"{path}: fitted with text normaliser v{data.get('normalizer_version')}, this code has "
                 f"v{NORMALIZER_VERSION}; re-run data preparation"
             )

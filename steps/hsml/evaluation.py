@@ -64,7 +64,7 @@ def load_chapter_names(reference_dir: str | Path | None, log: Callable[[str], No
         return {}
     try:
         return load_hs_descriptions(reference_dir, level="2")
-    except FileNotFoundError as missing:
+    except UsageError as missing:  # no nomenclature at hand: numbers still identify chapters
         log(f"[evaluate] note: {missing}; chapters will be shown by number only")
         return {}
 

@@ -2,8 +2,10 @@
 
     <model_dir>/1/                 TensorFlow SavedModel; signature serving_default: descriptions [B] string ->
                                    codes [B, k] string, probabilities [B, k] float32 (vectorising + labels in-graph)
-    <model_dir>/code/inference.py  SageMaker TF Serving pre/post-processing hook (normalises text first)
-    <model_dir>/code/hsml_text.py  a verbatim copy of steps/hsml/text.py, the one normaliser (not a fork)
+    <model_dir>/code/inference.py  SageMaker TF Serving hook (checks and normalises each row, then calls TF Serving)
+    <model_dir>/code/steps/...     verbatim copies of the modules the hook imports (SERVING_MODULES: the per-row
+                                   check and the one normaliser), under their own package path, so the hook's
+                                   imports read the same in the source tree and in the container (not a fork)
     <model_dir>/encoder.json       the fitted encoder the graph was built from
     <model_dir>/metadata.json      labels, encoder summary, training-data hash, hyper-parameters, metrics, versions
 """
@@ -25,8 +27,11 @@ from steps.hsml.tf_encoder import TFTextVectorizer
 
 SAVED_MODEL_VERSION = "1"
 DEFAULT_EXPORT_TOP_K = 10
-SERVING_DIR = Path(__file__).resolve().parent / "serving"
-NORMALISER_COPY_NAME = "hsml_text.py"
+SOURCE_ROOT = Path(__file__).resolve().parent.parent.parent  # the folder holding steps/
+SERVING_HOOK = Path(__file__).resolve().parent / "serving" / "inference.py"
+# What the hook imports, as paths under SOURCE_ROOT: copied as they are into code/ (keep them free of other
+# project imports: test_export checks the copy runs on its own).
+SERVING_MODULES = ("steps/__init__.py", "steps/hsml/__init__.py", "steps/hsml/text.py", "steps/hsml/descriptions.py")
 
 
 class ServingModule(tf.Module):
@@ -94,10 +99,7 @@ def export_model_dir(
     module = ServingModule(model, encoder, labels, max_length, top_k)
     tf.saved_model.save(module, str(saved_model_dir), signatures={"serving_default": module.serve})
 
-    code_dir = model_dir / "code"
-    code_dir.mkdir(exist_ok=True)
-    shutil.copyfile(SERVING_DIR / "inference.py", code_dir / "inference.py")
-    shutil.copyfile(text_module.__file__, code_dir / NORMALISER_COPY_NAME)
+    write_serving_code(model_dir / "code")
     encoder.save(model_dir / "encoder.json")
 
     metadata = {
@@ -118,6 +120,20 @@ def export_model_dir(
     }
     (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
     return model_dir
+
+
+def write_serving_code(code_dir: str | Path) -> Path:
+    """code/inference.py plus verbatim copies of the modules it imports, at their package paths."""
+    code_dir = Path(code_dir)
+    if code_dir.exists():
+        shutil.rmtree(code_dir)  # nothing stale from an earlier export
+    code_dir.mkdir(parents=True)
+    shutil.copyfile(SERVING_HOOK, code_dir / "inference.py")
+    for relative in SERVING_MODULES:
+        target = code_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SOURCE_ROOT / relative, target)
+    return code_dir
 
 
 def pack_model_dir(model_dir: str | Path, tar_path: str | Path) -> Path:

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from steps.hsml.cli_errors import UsageError
+
 NOMENCLATURE_FILE = "hs2022_nomenclature.csv"
 _SEPARATORS = re.compile(r"[\s.\-/]+")
 _PREFIX = re.compile(r"^(?:hs|hts|cn)\s*(?:code)?\s*[:#]?\s*", re.IGNORECASE)
@@ -49,14 +51,14 @@ def load_hs_descriptions(reference: str | Path, level: str) -> dict[str, str]:
     if path.is_dir():
         path = path / NOMENCLATURE_FILE
     if not path.is_file():
-        raise FileNotFoundError(
+        raise UsageError(
             f"HS 2022 nomenclature not found at {path}: pass --reference-dir pointing to a folder with "
             f"{NOMENCLATURE_FILE} (the repository ships it as data/{NOMENCLATURE_FILE})"
         )
     with path.open(encoding="utf-8-sig", newline="") as handle:
         codes = {row["hscode"]: row["description"] for row in csv.DictReader(handle) if row["level"] == level}
     if not codes:
-        raise ValueError(f"{path}: no level-{level} rows; expected columns section,hscode,description,parent,level")
+        raise UsageError(f"{path}: no level-{level} rows; expected columns section,hscode,description,parent,level")
     return codes
 
 

@@ -1,8 +1,9 @@
 """Python API over an exported model: `load_predictor(path).predict(descriptions, k=5)`.
 
-It normalises each description with the same `normalize_description` used for training, then calls the
-SavedModel's serving_default signature in batches. A bad row (not text, too long, nothing left after
-normalisation) gets a per-row error message; it never fails the other rows.
+It checks and normalises each description with the one per-row check (steps/hsml/descriptions.py, the same
+code the TF Serving hook runs), then calls the SavedModel's serving_default signature in batches. A bad row
+(not text, too long, nothing left after normalisation) gets a per-row error message; it never fails the other
+rows.
 
     predictor = load_predictor("model.tar.gz")            # or an extracted model dir
     predictor.predict(["mens cotton t-shirt"], k=3)        # [[("610910", 0.81), ("610990", 0.07), ...]]
@@ -12,16 +13,15 @@ normalisation) gets a per-row error message; it never fails the other rows.
 from __future__ import annotations
 
 import json
-import math
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from steps.hsml.cli_errors import UsageError
+from steps.hsml.descriptions import check_description
 from steps.hsml.hashing import sha256_file
-from steps.hsml.text import normalize_description
 
-MAX_DESCRIPTION_CHARS = 10_000
 BATCH_SIZE = 1024
 
 
@@ -29,21 +29,6 @@ BATCH_SIZE = 1024
 class RowPrediction:
     top_k: list[tuple[str, float]] = field(default_factory=list)
     error: str | None = None
-
-
-def validate_description(description) -> tuple[str | None, str | None]:
-    """(normalised text, None) for a usable description, else (None, a message saying what is wrong)."""
-    if description is None or (isinstance(description, float) and math.isnan(description)):
-        return None, "description is missing"
-    if not isinstance(description, str):
-        return None, f"description must be text, got {type(description).__name__}"
-    if len(description) > MAX_DESCRIPTION_CHARS:
-        return None, (f"description has {len(description):,} characters (limit {MAX_DESCRIPTION_CHARS:,}); "
-                      "send one product description per row")
-    normalised = normalize_description(description)
-    if not normalised:
-        return None, "description is empty after normalisation (blank or only punctuation); describe the product"
-    return normalised, None
 
 
 class Predictor:
@@ -72,11 +57,11 @@ class Predictor:
     def predict_detailed(self, descriptions, k: int = 5) -> list[RowPrediction]:
         """One RowPrediction per input, in order: top_k, or an error for a row that cannot be classified."""
         if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+            raise UsageError(f"k must be at least 1, got {k}")
         rows = [RowPrediction() for _ in descriptions]
         good_rows, good_texts = [], []
         for i, description in enumerate(descriptions):
-            normalised, rows[i].error = validate_description(description)
+            normalised, rows[i].error = check_description(description)
             if normalised is not None:
                 good_rows.append(i)
                 good_texts.append(normalised)
@@ -114,8 +99,8 @@ def load_predictor(path: str | Path) -> Predictor:
     """A Predictor from a model.tar.gz or an extracted model dir (the one holding metadata.json and 1/)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"model {path} not found: give a model.tar.gz or a model dir from `hscode train`")
+        raise UsageError(f"model {path} not found: give a model.tar.gz or a model dir from `hscode train`")
     model_dir = _extract(path) if path.is_file() else path
     if not (model_dir / "metadata.json").exists():
-        raise FileNotFoundError(f"{model_dir} holds no metadata.json: not a model dir written by steps/train.py")
+        raise UsageError(f"{model_dir} holds no metadata.json: not a model dir written by training (`hscode train`)")
     return Predictor(model_dir)

@@ -15,7 +15,6 @@ from steps.hsml.cli_errors import UsageError
 SPLIT_FILES = {"train": "train.csv", "validation": "validation.csv", "test": "test.csv"}
 SPLIT_COLUMNS = ["description", "text", "hs_code", "source", "origin", "upsampled"]
 REQUIRED_COLUMNS = ("description", "hs_code")
-REJECTED_COLUMNS = ["file", "line", "reason", "detail", "value"]
 
 
 def split_path(location: str | Path, split: str | None = None) -> Path:

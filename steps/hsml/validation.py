@@ -2,9 +2,8 @@
 
 Rules (reason names as they appear in rejected.csv and report.json):
 - `empty_description`: nothing but whitespace.
-- `description_too_long`: more than MAX_DESCRIPTION_CHARS characters. Real declarations in the bundled data are
-  at most 130 characters and the official nomenclature text with its ancestor context at most 2,199; anything
-  longer is a pasted document, not a goods description.
+- `description_too_long`: over the one length limit that prediction and serving apply too
+  (steps/hsml/descriptions.py says why it is what it is).
 - `code_only_description`: the description is just a code (`6109.10`, `HS code 610910`): it would teach the
   model to read labels, not goods.
 - `non_text_description`: no letter in any script (`£5`, `12.50`, `---`).
@@ -14,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-MAX_DESCRIPTION_CHARS = 2_500
+from steps.hsml.descriptions import length_problem
 
 # Split values honoured from an input `split` column. Empty means "not assigned": the step assigns it.
 TEST_SPLITS = frozenset({"test", "test_fpo"})
@@ -33,9 +32,9 @@ def description_problem(description: str) -> tuple[str, str] | None:
     stripped = description.strip()
     if not stripped:
         return "empty_description", "description is empty"
-    if len(description) > MAX_DESCRIPTION_CHARS:
-        return ("description_too_long",
-                f"description has {len(description):,} characters; the limit is {MAX_DESCRIPTION_CHARS:,}")
+    too_long = length_problem(description)
+    if too_long:
+        return "description_too_long", too_long
     if not any(ch.isalpha() for ch in _CODE_WORDS.sub(" ", stripped.lower())):
         if _CODE_NUMBER.search(stripped):
             return "code_only_description", "description is only a code; describe the goods instead"

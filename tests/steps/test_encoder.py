@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from steps.hsml.cli_errors import UsageError
 from steps.hsml.encoder import FIRST_ID, PAD_ID, UNKNOWN_ID, TextEncoder
 
 
@@ -53,8 +54,8 @@ def test_save_load_round_trip(encoder, tmp_path):
 def test_load_refuses_other_formats_and_normaliser_versions(encoder, tmp_path):
     data = encoder.to_dict()
     (tmp_path / "other.json").write_text(json.dumps({**data, "format": "something/2"}))
-    with pytest.raises(ValueError, match="format"):
+    with pytest.raises(UsageError, match="format"):
         TextEncoder.load(tmp_path / "other.json")
     (tmp_path / "old.json").write_text(json.dumps({**data, "normalizer_version": "0"}))
-    with pytest.raises(ValueError, match="re-run data preparation"):
+    with pytest.raises(UsageError, match="re-run data preparation"):
         TextEncoder.load(tmp_path / "old.json")

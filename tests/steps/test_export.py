@@ -1,11 +1,15 @@
-"""The exported model dir: in-graph vectoriser == Python encoder, SavedModel == Keras model, layout, serving hook."""
+"""The exported model dir: in-graph vectoriser == Python encoder, SavedModel == Keras model, layout, serving hook
+(against a fake TF Serving: one bad row among good ones, whole-request failures, the copied code on its own)."""
 from __future__ import annotations
 
 import filecmp
 import importlib.util
 import io
 import json
+import subprocess
+import sys
 import tarfile
+import textwrap
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,8 +18,10 @@ import tensorflow as tf
 
 from steps.hsml import text as text_module
 from steps.hsml.encoder import TextEncoder
-from steps.hsml.export import pack_model_dir
+from steps.hsml.export import SERVING_MODULES, SOURCE_ROOT, pack_model_dir
+from steps.hsml.predictor import load_predictor
 from steps.hsml.tf_encoder import TFTextVectorizer
+from tests.steps.fake_tf_serving import FakeTFServing
 from tests.steps.model_fixtures import bundled_rows, trained_model_dir
 
 
@@ -69,7 +75,6 @@ def test_saved_model_predictions_equal_the_keras_model(exported):
 def test_model_dir_layout_and_metadata(exported, tmp_path):
     model_dir, result = exported
     assert (model_dir / "1" / "saved_model.pb").exists()
-    assert filecmp.cmp(model_dir / "code" / "hsml_text.py", text_module.__file__, shallow=False)  # a copy, not a fork
     metadata = json.loads((model_dir / "metadata.json").read_text())
     assert metadata["labels"] == result["labels"]
     assert metadata["metrics"]["val_accuracy"] == result["metrics"]["val_accuracy"]
@@ -81,7 +86,8 @@ def test_model_dir_layout_and_metadata(exported, tmp_path):
     tar_path = pack_model_dir(model_dir, tmp_path / "model.tar.gz")
     with tarfile.open(tar_path) as archive:
         names = set(archive.getnames())
-    assert {"1/saved_model.pb", "code/inference.py", "code/hsml_text.py", "metadata.json", "encoder.json"} <= names
+    assert {"1/saved_model.pb", "code/inference.py", "code/steps/hsml/descriptions.py", "code/steps/hsml/text.py",
+            "metadata.json", "encoder.json"} <= names
 
 
 def test_pack_model_dir_refuses_a_dir_without_a_saved_model(tmp_path):
@@ -96,33 +102,86 @@ def _load_hook(model_dir):
     return module
 
 
-def test_serving_hook_normalises_then_builds_the_tfs_request_and_answers_json(exported):
+def _context(rest_uri, content_type="application/json"):
+    """The fields of the container's Context namedtuple that the hook reads."""
+    return SimpleNamespace(rest_uri=rest_uri, request_content_type=content_type, accept_header="application/json")
+
+
+def test_serving_hook_sends_only_good_rows_to_tf_serving_and_answers_every_row_in_order(exported):
     model_dir, _ = exported
-    hook = _load_hook(model_dir)
-    context = SimpleNamespace(request_content_type="application/json")
-    body = io.BytesIO(json.dumps({"instances": ["Men&#39;s COTTON T-Shirt 2x200ml"]}).encode())
-    request = json.loads(hook.input_handler(body, context))
-    assert request == {"signature_name": "serving_default",
-                       "instances": [text_module.normalize_description("Men&#39;s COTTON T-Shirt 2x200ml")]}
-
     serve = tf.saved_model.load(str(model_dir / "1")).signatures["serving_default"]
-    out = serve(descriptions=tf.constant(request["instances"]))
-    tfs_body = {"predictions": [{"codes": [c.decode() for c in out["codes"].numpy()[0]],
-                                 "probabilities": out["probabilities"].numpy()[0].tolist()}]}
-    response = SimpleNamespace(status_code=200, content=json.dumps(tfs_body).encode())
-    payload, content_type = hook.output_handler(response, context)
+
+    def saved_model_answer(instances):  # what TF Serving computes with this SavedModel
+        out = serve(descriptions=tf.constant(instances))
+        return [{"codes": [c.decode() for c in codes], "probabilities": probabilities.tolist()}
+                for codes, probabilities in zip(out["codes"].numpy(), out["probabilities"].numpy())]
+
+    hook = _load_hook(model_dir)
+    rows = ["Men&#39;s COTTON T-Shirt 2x200ml", "!!!", "wooden chair", 42, "x" * 1_000_000, "steel screws"]
+    with FakeTFServing(saved_model_answer) as tfs:
+        body, content_type = hook.handler(io.BytesIO(json.dumps({"instances": rows}).encode()), _context(tfs.rest_uri))
+    good = [rows[0], rows[2], rows[5]]
+    assert tfs.requests == [{"signature_name": "serving_default",
+                             "instances": [text_module.normalize_description(r) for r in good]}]
     assert content_type == "application/json"
-    assert json.loads(payload)["predictions"][0]["codes"] == tfs_body["predictions"][0]["codes"]
+    predictions = json.loads(body)["predictions"]
+    assert len(predictions) == len(rows)
+    assert "empty after normalisation" in predictions[1]["error"]
+    assert predictions[3] == {"error": "description must be text, got int"}
+    assert "1,000,000 characters" in predictions[4]["error"]
+    expected = load_predictor(model_dir).predict(good, k=len(predictions[0]["codes"]))
+    for answer, top in zip([predictions[0], predictions[2], predictions[5]], expected):
+        assert answer["codes"] == [code for code, _ in top]
+        np.testing.assert_allclose(answer["probabilities"], [p for _, p in top], rtol=1e-5)
 
 
-def test_serving_hook_accepts_csv_and_names_a_bad_row(exported):
+def test_serving_hook_reads_csv_and_plain_text_and_skips_tf_serving_when_no_row_is_good(exported):
     hook = _load_hook(exported[0])
-    csv_request = json.loads(hook.input_handler(io.BytesIO(b"steel screws\nwooden chair\n"),
-                                                SimpleNamespace(request_content_type="text/csv")))
-    assert csv_request["instances"] == ["steel screws", "wooden chair"]
-    with pytest.raises(ValueError, match="row 1: .*empty after normalisation"):
-        hook.input_handler(io.BytesIO(json.dumps(["ok text", "!!!"]).encode()),
-                           SimpleNamespace(request_content_type="application/json"))
+    fake_answer = lambda instances: [{"codes": ["610910"], "probabilities": [0.9]} for _ in instances]  # noqa: E731
+    with FakeTFServing(fake_answer) as tfs:
+        hook.handler(io.BytesIO(b"steel screws\n\"wooden, chair\"\n"), _context(tfs.rest_uri, "text/csv"))
+        hook.handler(io.BytesIO(b"steel screws\n"), _context(tfs.rest_uri, "text/plain; charset=utf-8"))
+        body, _ = hook.handler(io.BytesIO(b'["", "..."]'), _context(tfs.rest_uri))
+    assert [r["instances"] for r in tfs.requests] == [["steel screws", "wooden chair"], ["steel screws"]]
+    assert [set(p) for p in json.loads(body)["predictions"]] == [{"error"}, {"error"}]
+
+
+def test_a_request_that_cannot_be_read_or_a_tf_serving_failure_fails_the_whole_request(exported):
+    hook = _load_hook(exported[0])
+    with pytest.raises(ValueError, match="unsupported content type 'image/png'"):
+        hook.handler(io.BytesIO(b"..."), _context("http://unused", "image/png"))
+    with pytest.raises(ValueError):
+        hook.handler(io.BytesIO(b"{not json"), _context("http://unused"))
+    with pytest.raises(ValueError, match='"instances"'):
+        hook.handler(io.BytesIO(b'{"rows": ["a"]}'), _context("http://unused"))
+    with FakeTFServing(lambda instances: [], status=500) as tfs, pytest.raises(RuntimeError, match="answered 500"):
+        hook.handler(io.BytesIO(b'["steel screws"]'), _context(tfs.rest_uri))
+
+
+def test_exported_code_folder_runs_on_its_own_with_the_copied_modules(exported, tmp_path):
+    """As in the serving container: a fresh interpreter that knows nothing of this checkout (-I, another cwd)."""
+    code_dir = exported[0] / "code"
+    for relative in SERVING_MODULES:
+        assert filecmp.cmp(code_dir / relative, SOURCE_ROOT / relative, shallow=False), relative  # copies, not forks
+    script = textwrap.dedent(f"""
+        import importlib.util, io, json, sys, types
+        spec = importlib.util.spec_from_file_location("inference", {str(code_dir / "inference.py")!r})
+        hook = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(hook)
+        print(sys.modules["steps.hsml.descriptions"].__file__)
+        context = types.SimpleNamespace(rest_uri=sys.argv[1], request_content_type="application/json")
+        print(hook.handler(io.BytesIO(b'["Cotton T-Shirt", 7]'), context)[0])
+    """)
+    fake_answer = lambda instances: [{"codes": ["610910"], "probabilities": [0.9]} for _ in instances]  # noqa: E731
+    with FakeTFServing(fake_answer) as tfs:
+        run = subprocess.run([sys.executable, "-I", "-c", script, tfs.rest_uri], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    module_file, answer = run.stdout.splitlines()
+    assert module_file == str(code_dir / "steps" / "hsml" / "descriptions.py")
+    assert json.loads(answer) == {"predictions": [{"codes": ["610910"], "probabilities": [0.9]},
+                                                  {"error": "description must be text, got int"}]}
+    assert tfs.requests[0]["instances"] == ["cotton t shirt"]
 
 
 def test_saved_model_holds_weights_only_not_the_optimizer_state(exported):

@@ -1,6 +1,7 @@
 import pytest
 
 from pipelines.settings import HS2022_NOMENCLATURE
+from steps.hsml.cli_errors import UsageError
 from steps.hsml.hs_codes import HSCodeNormalizer, load_hs6_codes
 
 
@@ -68,5 +69,5 @@ def test_a_heading_suggests_its_subheadings(code_normalizer):
 
 
 def test_missing_reference_says_where_to_point(tmp_path):
-    with pytest.raises(FileNotFoundError, match="--reference-dir"):
+    with pytest.raises(UsageError, match="--reference-dir"):
         load_hs6_codes(tmp_path)

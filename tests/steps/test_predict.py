@@ -89,9 +89,17 @@ def test_cli_csv_in_csv_out_keeps_order_and_reports_bad_rows(model_tar, tmp_path
 def test_cli_registry_reference_without_registry_says_what_to_do(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "pipelines.registry", None)  # as if the registry package were absent
     assert hscode(["predict", "--model", "latest-approved", "steel screws"]) == 2
-    assert "model registry" in capsys.readouterr().out
+    assert capsys.readouterr().err.startswith("hscode predict: error: cannot resolve model 'latest-approved'")
 
 
 def test_cli_missing_model_path_is_a_clear_error(tmp_path, capsys):
     assert hscode(["predict", "--model", str(tmp_path / "nope.tar.gz"), "steel screws"]) == 2
-    assert "not found" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out == "" and "hscode predict: error: " in captured.err and "not found" in captured.err
+
+
+def test_cli_with_only_bad_rows_prints_each_error_and_exits_2(model_tar, capsys):
+    assert hscode(["predict", "--model", str(model_tar), "!!!", "x" * 1_000_000]) == 2
+    captured = capsys.readouterr()
+    assert "empty after normalisation" in captured.out and "over the limit of 2,500" in captured.out
+    assert "none of the 2 descriptions could be classified" in captured.err

@@ -1,14 +1,20 @@
-"""The data-preparation step end to end: a corrupted input file, the row accounting, the outputs, the CLI."""
+"""Data preparation end to end: a corrupted input file, the row accounting, the quarantine and feeding it back,
+the outputs, the job script and the CLI."""
 import csv
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from pipelines.cli import main as hscode
 from pipelines.settings import BUNDLED_DATASET, DATA_DIR
 from steps.hsml.encoder import TextEncoder
+from steps.hsml.preparation import PrepareOptions, prepare
 from steps.hsml.prepared import read_split
-from steps.preprocess import PrepareOptions, main as preprocess_main, prepare
+
+PREPROCESS_SCRIPT = Path(__file__).resolve().parents[2] / "steps" / "preprocess.py"
 
 # (bytes of one line, expected rejection reason or None when the row must survive)
 CORRUPTED_LINES = [
@@ -49,10 +55,18 @@ def prepared(corrupted_csv, tmp_path):
     return report, out
 
 
+def _rejected(out):
+    limit = csv.field_size_limit(2_000_000)  # rejected.csv keeps a 1 MB description whole
+    try:
+        with (out / "rejected.csv").open(encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+    finally:
+        csv.field_size_limit(limit)
+
+
 def test_good_rows_survive_and_bad_rows_are_reported_with_line_and_reason(prepared):
     report, out = prepared
-    with (out / "rejected.csv").open(encoding="utf-8", newline="") as handle:
-        rejected = [(row["file"], int(row["line"]), row["reason"]) for row in csv.DictReader(handle)]
+    rejected = [(row["file"], int(row["line"]), row["reason"]) for row in _rejected(out)]
     expected = [("corrupted.csv", number, reason) for number, (_, reason) in enumerate(CORRUPTED_LINES, start=1)
                 if reason not in (None, "header", "duplicate")]
     assert rejected == expected
@@ -75,11 +89,62 @@ def test_every_row_is_accounted_for(prepared):
     assert report["inputs"][0]["file"] == "corrupted.csv" and len(report["inputs"][0]["sha256"]) == 64
 
 
-def test_rejected_values_are_truncated(prepared):
+def test_rejected_rows_are_kept_whole_beside_their_reason(prepared):
     _, out = prepared
-    with (out / "rejected.csv").open(encoding="utf-8", newline="") as handle:
-        too_long = next(row for row in csv.DictReader(handle) if row["reason"] == "description_too_long")
-    assert len(too_long["value"]) <= 201 and "1,000,000 characters" in too_long["detail"]
+    rejected = {row["reason"]: row for row in _rejected(out)}
+    too_long = rejected["description_too_long"]
+    assert too_long["description"] == "x" * 1_000_000 and too_long["hs_code"] == "610910"
+    assert "1,000,000 characters" in too_long["detail"] and too_long["raw_record"] == ""
+    unknown = rejected["code_unknown"]
+    assert (unknown["description"], unknown["hs_code"], unknown["file"], unknown["line"]) == \
+        ("widget", "610999", "corrupted.csv", "7")
+    assert rejected["code_not_numeric"]["hs_code"] == "61.09.1x"  # as in the file, not normalised
+    # Rows that have no columns keep their text as read.
+    ragged = rejected["wrong_field_count"]
+    assert ragged["raw_record"] == "sweater,wool,611011" and ragged["description"] == ragged["hs_code"] == ""
+    assert rejected["unbalanced_quotes"]["raw_record"] == '"unterminated quote,610910'
+    assert rejected["undecodable"]["raw_record"] == "bad \\x81\\x8d bytes,610910"
+
+
+def test_a_corrected_rejected_csv_fed_back_keeps_the_fixed_rows(prepared, tmp_path):
+    _, out = prepared
+    rows = _rejected(out)
+    fixed = tmp_path / "fixed" / "rejected.csv"
+    fixed.parent.mkdir()
+    with fixed.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            if row["reason"] == "code_unknown":
+                row["hs_code"] = "610990"  # the user's fix
+            if row["reason"] == "wrong_field_count":
+                row["description"], row["hs_code"] = "sweater, wool blend", "611011"  # rebuilt from raw_record
+            writer.writerow(row)
+    report = prepare([fixed], DATA_DIR, tmp_path / "again", PrepareOptions(seed=1, upsample=False))
+    kept = read_split(tmp_path / "again" / "train.csv")
+    assert set(kept["description"]) == {"widget", "sweater, wool blend"}
+    assert dict(zip(kept["description"], kept["hs_code"]))["widget"] == "610990"
+    # The rows left as they were are rejected again, still whole: those that had columns for the same reason,
+    # those that had only a raw record (now in "input raw_record") as having no description yet.
+    assert report["kept"] == 2 and report["rejected"] == len(rows) - 2
+    left = [row for row in rows if row["reason"] not in ("code_unknown", "wrong_field_count")]
+    again = _rejected(tmp_path / "again")
+    assert [row["reason"] for row in again] == [
+        "empty_description" if row["raw_record"] or row["reason"] == "blank_line" else row["reason"] for row in left]
+    assert [row["input raw_record"] for row in again] == [row["raw_record"] for row in left]
+    assert [row["input reason"] for row in again] == [row["reason"] for row in left]
+
+
+def test_other_input_columns_travel_into_rejected_csv_under_their_own_names(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("Goods Description,HS Code,order id,reason\nwidget,610999,A-17,gift\n", encoding="utf-8")
+    prepare([path], DATA_DIR, tmp_path / "out", PrepareOptions(upsample=False))
+    (row,) = _rejected(tmp_path / "out")
+    assert list(row) == ["file", "line", "reason", "detail", "description", "hs_code", "split", "source", "order id",
+                         "input reason", "raw_record"]
+    assert (row["description"], row["hs_code"], row["order id"], row["input reason"]) == \
+        ("widget", "610999", "A-17", "gift")
+    assert row["reason"] == "code_unknown"
 
 
 def test_outputs_are_flat_and_readable(prepared):
@@ -146,13 +211,18 @@ def test_unknown_split_values_are_rejected(tmp_path):
     assert report["rejected_by_reason"] == {"unknown_split": 1}
 
 
-def test_job_entry_point_reads_every_csv_in_the_input_dir(corrupted_csv, tmp_path):
+def test_job_script_reads_every_csv_in_the_input_dir(corrupted_csv, tmp_path):
     (corrupted_csv.parent / "more.csv.gz").write_bytes(__import__("gzip").compress(b"description,hs_code\ntea,090210\n"))
     (corrupted_csv.parent / "notes.txt").write_text("not data")
-    assert preprocess_main(["--input-dir", str(corrupted_csv.parent), "--reference-dir", str(DATA_DIR),
-                            "--output-dir", str(tmp_path / "job")]) == 0
+    job = subprocess.run([sys.executable, str(PREPROCESS_SCRIPT), "--input-dir", str(corrupted_csv.parent),
+                          "--reference-dir", str(DATA_DIR), "--output-dir", str(tmp_path / "job")],
+                         capture_output=True, text=True, cwd=tmp_path)  # as SageMaker runs it: a script
+    assert job.returncode == 0, job.stderr
     report = json.loads((tmp_path / "job" / "report.json").read_text())
     assert [i["file"] for i in report["inputs"]] == ["corrupted.csv", "more.csv.gz"] and report["rows_read"] == 19
+    missing = subprocess.run([sys.executable, str(PREPROCESS_SCRIPT), "--input-dir", str(tmp_path / "none"),
+                              "--output-dir", str(tmp_path / "job2")], capture_output=True, text=True, cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.startswith("preprocess.py: error: input ")
 
 
 def test_cli_prepare_and_its_column_error(tmp_path, capsys):

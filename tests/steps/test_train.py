@@ -62,7 +62,7 @@ def test_script_mode_run_prints_tuner_metrics_and_writes_the_model_dir(tmp_path,
     assert "1 with a code absent from train" in out
 
     model_dir = tmp_path / "model"
-    for name in ("1/saved_model.pb", "code/inference.py", "code/hsml_text.py", "encoder.json", "metadata.json"):
+    for name in ("1/saved_model.pb", "code/inference.py", "code/steps/hsml/descriptions.py", "encoder.json", "metadata.json"):
         assert (model_dir / name).exists(), name
     metadata = json.loads((model_dir / "metadata.json").read_text())
     expected_hash = hashlib.sha256((tmp_path / "train" / "train.csv").read_bytes()).hexdigest()

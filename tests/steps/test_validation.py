@@ -1,6 +1,7 @@
 import pytest
 
-from steps.hsml.validation import MAX_DESCRIPTION_CHARS, description_problem, split_problem
+from steps.hsml.descriptions import MAX_DESCRIPTION_CHARS, check_description, length_problem
+from steps.hsml.validation import description_problem, split_problem
 
 
 @pytest.mark.parametrize("description, reason", [
@@ -30,3 +31,15 @@ def test_split_values():
     assert split_problem("test_fpo") is None and split_problem("") is None and split_problem("Train") is None
     reason, detail = split_problem("holdout")
     assert reason == "unknown_split" and "train_nomenclature" in detail
+
+
+def test_one_length_limit_and_one_row_check_for_preparation_prediction_and_serving():
+    too_long = "x" * 1_000_000
+    assert length_problem("x" * MAX_DESCRIPTION_CHARS) is None
+    assert "1,000,000 characters, over the limit of 2,500" in length_problem(too_long)
+    assert description_problem(too_long)[1] == length_problem(too_long) == check_description(too_long)[1]
+    assert check_description("Men&#39;s T-Shirt") == ("mens t shirt", None)
+    assert check_description(None)[1] == "description is missing"
+    assert check_description(float("nan"))[1] == "description is missing"
+    assert check_description(12)[1] == "description must be text, got int"
+    assert "empty after normalisation" in check_description(" !!! ")[1]

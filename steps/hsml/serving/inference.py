@@ -1,12 +1,19 @@
-"""SageMaker TensorFlow Serving pre/post-processing hook (copied into the model dir's code/ at export).
+"""SageMaker TensorFlow Serving hook (export copies it into the model dir's code/, with the modules it imports).
 
 The SavedModel's graph only lowercases and splits on whitespace; the full text normalisation (NFKC, HTML entities,
-units, ...) is Python, so it runs here, with the very same `normalize_description` the training data went through
-(code/hsml_text.py is a verbatim copy of steps/hsml/text.py).
+units, ...) is Python, so it runs here, with the very same per-row check and `normalize_description` the
+predictor and training use: export copies steps/hsml/descriptions.py and text.py into code/steps/hsml/, so the
+import below is the same line in the source tree and in the container (where code/ is on the Python path).
 
-Request bodies accepted (Content-Type application/json): {"instances": [...]}, {"inputs": [...]},
-{"descriptions": [...]}, a JSON list of strings or one JSON string; text/csv or text/plain: one description a line.
-Response: {"predictions": [{"codes": [...], "probabilities": [...]}, ...]}, one entry per description, in order.
+The container calls `handler(data, context)` when the hook defines it (instead of input_handler/output_handler).
+We need that: only the good rows go to TF Serving (`context.rest_uri`), and each bad row gets its own error in
+its place in the answer, the same rule as the predictor's.
+
+Request bodies: application/json {"instances": [...]}, {"inputs": [...]}, {"descriptions": [...]}, a JSON list
+of strings or one JSON string; text/csv (first column) or text/plain: one description a line.
+Response: {"predictions": [...]}, one entry per description, in order: {"codes": [...], "probabilities": [...]}
+or {"error": "what is wrong with this row"}. A request that cannot be read at all (unparsable body, unsupported
+content type) or a TF Serving failure fails the whole request: the container answers 500 {"error": message}.
 """
 from __future__ import annotations
 
@@ -16,16 +23,15 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-try:  # the copy shipped next to this file in the model dir
-    from hsml_text import normalize_description
-except ImportError:  # running from the source tree (tests)
-    from steps.hsml.text import normalize_description
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # code/: the copied steps/hsml modules
+from steps.hsml.descriptions import check_description  # noqa: E402
 
-MAX_DESCRIPTION_CHARS = 10_000
+SIGNATURE = "serving_default"
+TFS_TIMEOUT_SECONDS = 50  # under the 60 s SageMaker gives an invocation
 
 
-def parse_descriptions(body: bytes | str, content_type: str) -> list:
+def parse_descriptions(body: bytes | str, content_type: str | None) -> list:
+    """The request's rows; raises ValueError for a body that cannot be read as a list of rows."""
     if isinstance(body, bytes):
         body = body.decode("utf-8")
     content_type = (content_type or "application/json").split(";")[0].strip().lower()
@@ -38,38 +44,52 @@ def parse_descriptions(body: bytes | str, content_type: str) -> list:
                     break
             else:
                 raise ValueError('JSON body must hold "instances", "inputs" or "descriptions": a list of strings')
-        return [payload] if isinstance(payload, str) else list(payload)
-    if content_type in ("text/csv", "text/plain"):
-        return [row[0] if row else "" for row in csv.reader(io.StringIO(body))] if content_type == "text/csv" \
-            else body.splitlines()
+        if isinstance(payload, str):
+            return [payload]
+        if not isinstance(payload, list):
+            raise ValueError(f"JSON body must be a list of descriptions, got {type(payload).__name__}")
+        return payload
+    if content_type == "text/csv":
+        return [row[0] if row else "" for row in csv.reader(io.StringIO(body))]
+    if content_type == "text/plain":
+        return body.splitlines()
     raise ValueError(f"unsupported content type {content_type!r}: send application/json, text/csv or text/plain")
 
 
-def prepare_instances(descriptions: list) -> list[str]:
-    """Normalise every description; a bad row fails the request with a message naming the row."""
-    instances = []
-    for row, description in enumerate(descriptions):
-        if not isinstance(description, str):
-            raise TypeError(f"row {row}: description must be a string, got {type(description).__name__}")
-        if len(description) > MAX_DESCRIPTION_CHARS:
-            raise ValueError(f"row {row}: description has {len(description)} characters (limit "
-                             f"{MAX_DESCRIPTION_CHARS}); send one product description per row")
-        normalised = normalize_description(description)
-        if not normalised:
-            raise ValueError(f"row {row}: description {description[:40]!r} is empty after normalisation")
-        instances.append(normalised)
-    return instances
+def tfs_request(texts: list[str]) -> str:
+    """The TF Serving REST body for normalised texts."""
+    return json.dumps({"signature_name": SIGNATURE, "instances": texts})
 
 
-def input_handler(data, context):
-    body = data.read() if hasattr(data, "read") else data
-    instances = prepare_instances(parse_descriptions(body, getattr(context, "request_content_type", None)))
-    return json.dumps({"signature_name": "serving_default", "instances": instances})
+def merge_predictions(checked: list[tuple[str | None, str | None]], predictions: list[dict]) -> list[dict]:
+    """One entry per request row, in order: TF Serving's answer for a good row, {"error": ...} for a bad one."""
+    good_rows = sum(error is None for _, error in checked)
+    if len(predictions) != good_rows:
+        raise RuntimeError(f"TensorFlow Serving returned {len(predictions)} predictions for {good_rows} rows")
+    answers = iter(predictions)
+    merged = []
+    for _, error in checked:
+        if error is not None:
+            merged.append({"error": error})
+            continue
+        answer = next(answers)
+        merged.append({"codes": list(answer["codes"]), "probabilities": [float(p) for p in answer["probabilities"]]})
+    return merged
 
 
-def output_handler(response, context):
+def post_to_tf_serving(rest_uri: str, body: str) -> list[dict]:
+    import requests  # in the serving container; imported here so the rest of the hook needs nothing installed
+
+    response = requests.post(rest_uri, data=body, timeout=TFS_TIMEOUT_SECONDS)
     if response.status_code != 200:
-        raise ValueError(response.content.decode("utf-8"))
-    predictions = json.loads(response.content)["predictions"]
-    rows = [{"codes": list(p["codes"]), "probabilities": [float(x) for x in p["probabilities"]]} for p in predictions]
-    return json.dumps({"predictions": rows}), "application/json"
+        raise RuntimeError(f"TensorFlow Serving answered {response.status_code}: {response.text[:500]}")
+    return json.loads(response.content)["predictions"]
+
+
+def handler(data, context):
+    """The container's entry point: (request stream, context) -> (JSON body, content type)."""
+    body = data.read() if hasattr(data, "read") else data
+    checked = [check_description(d) for d in parse_descriptions(body, getattr(context, "request_content_type", None))]
+    texts = [text for text, error in checked if error is None]
+    predictions = post_to_tf_serving(context.rest_uri, tfs_request(texts)) if texts else []
+    return json.dumps({"predictions": merge_predictions(checked, predictions)}), "application/json"
