@@ -1,14 +1,29 @@
-"""hscode registry list|describe|approve|reject: look at and decide on registered model versions."""
+"""hscode registry list|describe|approve|reject: look at and decide on registered model versions.
+
+Errors follow steps/hsml/cli_errors.py: a version that is not there or a move the state machine refuses
+is bad input (exit 2); anything else the registry or AWS refuses is a failed command (exit 1).
+"""
 from __future__ import annotations
 
 import argparse
 import getpass
 import json
 import os
-import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 from pipelines import settings
-from pipelines.registry import ALLOWED_TRANSITIONS, BACKENDS, STATUSES, ModelVersion, RegistryError, get_registry
+from pipelines.registry import (
+    ALLOWED_TRANSITIONS,
+    BACKENDS,
+    STATUSES,
+    IllegalTransition,
+    ModelVersion,
+    RegistryError,
+    VersionNotFound,
+    get_registry,
+)
+from steps.hsml.cli_errors import JobFailed, UsageError
 
 
 def register(subparsers) -> None:
@@ -55,9 +70,19 @@ def _registry(args):
     return get_registry("sagemaker", region=args.region) if args.backend == "sagemaker" else get_registry("local")
 
 
-def _fail(error: Exception) -> int:
-    print(f"error: {error}", file=sys.stderr)
-    return 1
+@contextmanager
+def _registry_errors() -> Iterator[None]:
+    """The registry's refusals in the one CLI error style."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (VersionNotFound, IllegalTransition) as error:
+        raise UsageError(str(error)) from error
+    except RegistryError as error:
+        raise JobFailed(str(error)) from error
+    except (BotoCoreError, ClientError) as error:
+        raise JobFailed(f"SageMaker Model Registry: {error}; check your AWS credentials and --region") from error
 
 
 def _metrics_text(metrics: dict[str, float]) -> str:
@@ -65,10 +90,8 @@ def _metrics_text(metrics: dict[str, float]) -> str:
 
 
 def _list(args) -> int:
-    try:
+    with _registry_errors():
         versions = _registry(args).list_versions(args.group)
-    except RegistryError as error:
-        return _fail(error)
     if args.status:
         versions = [v for v in versions if v.status == args.status]
     if args.json:
@@ -108,10 +131,8 @@ def _print_version(version: ModelVersion) -> None:
 
 
 def _describe(args) -> int:
-    try:
+    with _registry_errors():
         version = _registry(args).describe(args.ref, args.group)
-    except RegistryError as error:
-        return _fail(error)
     if args.json:
         print(json.dumps(version.to_dict(), indent=2))
     else:
@@ -120,12 +141,10 @@ def _describe(args) -> int:
 
 
 def _decide(args) -> int:
-    registry = _registry(args)
-    decide = registry.approve if args.decision == "approve" else registry.reject
-    try:
+    with _registry_errors():
+        registry = _registry(args)
+        decide = registry.approve if args.decision == "approve" else registry.reject
         version = decide(args.ref, by=args.by, reason=args.reason, group=args.group)
-    except RegistryError as error:
-        return _fail(error)
     if args.json:
         print(json.dumps(version.to_dict(), indent=2))
     else:

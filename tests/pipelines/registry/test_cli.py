@@ -1,7 +1,7 @@
 import json
 
 from pipelines.cli import main
-from pipelines.registry import LocalRegistry
+from pipelines.registry import LocalRegistry, RegistryError
 from tests.pipelines.registry.conftest import GROUP
 
 
@@ -53,13 +53,27 @@ def test_approve_by_version_number_records_who_and_why(home, stored_model, capsy
     assert "status:       Rejected" in text and "Approved -> Rejected by alice: bias" in text
 
 
-def test_illegal_transition_exits_1_with_what_is_allowed(home, stored_model, capsys):
+def test_illegal_transition_exits_2_with_what_is_allowed(home, stored_model, capsys):
     _two_versions(stored_model)
     assert main(["registry", "reject", "1", "--by", "a"]) == 0
     capsys.readouterr()
-    assert main(["registry", "reject", "1", "--by", "a"]) == 1
+    assert main(["registry", "reject", "1", "--by", "a"]) == 2
     error = capsys.readouterr().err
+    assert error.startswith("hscode registry reject: error: ")
     assert "already Rejected; from Rejected it can only go to Approved" in error
+
+
+def test_any_other_refusal_is_a_failed_command_exit_1(monkeypatch, capsys):
+    import pipelines.cli.registry as cli
+
+    class Refusing:
+        def list_versions(self, group):
+            raise RegistryError(f"cannot read {group}: the registry file is damaged; restore it from a backup")
+
+    monkeypatch.setattr(cli, "get_registry", lambda *args, **kwargs: Refusing())
+    assert main(["registry", "list"]) == 1
+    assert capsys.readouterr().err == (f"hscode registry list: error: cannot read {GROUP}: the registry file is "
+                                       "damaged; restore it from a backup\n")
 
 
 def test_describe_json_and_unknown_version(home, stored_model, capsys):
@@ -67,7 +81,7 @@ def test_describe_json_and_unknown_version(home, stored_model, capsys):
     assert main(["registry", "describe", "1", "--json"]) == 0
     described = json.loads(capsys.readouterr().out)
     assert (described["execution_id"], described["checksum"] is not None) == ("a", True)
-    assert main(["registry", "describe", "7"]) == 1
+    assert main(["registry", "describe", "7"]) == 2
     assert "no version 7 in model package group 'hs-code-classifier'" in capsys.readouterr().err
 
 
