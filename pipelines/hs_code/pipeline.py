@@ -69,7 +69,7 @@ CACHE_EXPIRY = "P30D"
 PROCESSING_CODE_DIR = "/opt/ml/processing/input/code"
 SNAPSHOTS_DIR = "/opt/ml/processing/snapshots"
 SNAPSHOT_MANIFEST_DIR = "/opt/ml/processing/manifest"
-PREPROCESS_DATA_DIR = "/opt/ml/processing/input/data"
+INPUT_DATA_DIR = "/opt/ml/processing/input/data"
 REFERENCE_DIR = "/opt/ml/processing/input/reference"
 PREPROCESS_OUTPUT_DIR = "/opt/ml/processing/output"
 EVALUATE_MODEL_DIR = "/opt/ml/processing/model"
@@ -143,6 +143,7 @@ def get_pipeline(
     """
     # The SDK creates boto3 clients at import time; give them a region before the first import.
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    from sagemaker.core.metadata_properties import MetadataProperties
     from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.core.processing import Processor
     from sagemaker.core.shapes import (
@@ -164,11 +165,11 @@ def get_pipeline(
     from sagemaker.train import ModelTrainer
 
     from pipelines.hs_code.code_bundle import CodeBundle, upload_code_bundle
-    from pipelines.registry.request import CHECKSUM, DATA_HASH, EXECUTION_ID, METRIC_PREFIX
     from pipelines.hs_code.tuning import (
         METRIC_DEFINITIONS, OBJECTIVE_METRIC, OBJECTIVE_TYPE, STATIC_HYPERPARAMETERS, ParameterizedLimitsTuner,
         hyperparameter_ranges,
     )
+    from pipelines.registry.request import CHECKSUM, DATA_HASH, EXECUTION_ID, METRIC_PREFIX
 
     fixed = {**STATIC_HYPERPARAMETERS, **{k: str(v) for k, v in (static_hyperparameters or {}).items()}}
     ranges = hyperparameter_ranges(search_space)
@@ -231,12 +232,12 @@ def get_pipeline(
     snapshot = ProcessingStep(
         name="SnapshotData",
         step_args=script_processor("snapshot.py", "snapshot").run(
-            inputs=[code_input, s3_in("data", input_data_uri, PREPROCESS_DATA_DIR),
+            inputs=[code_input, s3_in("data", input_data_uri, INPUT_DATA_DIR),
                     s3_in("reference", reference_data_uri, REFERENCE_DIR)],
             outputs=[ProcessingOutput(output_name="snapshots", s3_output=ProcessingS3Output(
                          s3_uri=snapshots_root, local_path=SNAPSHOTS_DIR, s3_upload_mode="EndOfJob")),
                      s3_out("manifest", SNAPSHOT_MANIFEST_DIR)],
-            arguments=["--data-dir", PREPROCESS_DATA_DIR, "--reference-dir", REFERENCE_DIR,
+            arguments=["--data-dir", INPUT_DATA_DIR, "--reference-dir", REFERENCE_DIR,
                        "--snapshots-dir", SNAPSHOTS_DIR, "--manifest-dir", SNAPSHOT_MANIFEST_DIR],
         ),
         property_files=[data_snapshot],
@@ -249,10 +250,10 @@ def get_pipeline(
     preprocess = ProcessingStep(
         name="Preprocess",
         step_args=script_processor("preprocess.py", "preprocess").run(
-            inputs=[code_input, s3_in("data", snapshot_data_uri, PREPROCESS_DATA_DIR),
+            inputs=[code_input, s3_in("data", snapshot_data_uri, INPUT_DATA_DIR),
                     s3_in("reference", snapshot_reference_uri, REFERENCE_DIR)],
             outputs=[s3_out("prepared", PREPROCESS_OUTPUT_DIR)],
-            arguments=["--input-dir", PREPROCESS_DATA_DIR, "--reference-dir", REFERENCE_DIR,
+            arguments=["--input-dir", INPUT_DATA_DIR, "--reference-dir", REFERENCE_DIR,
                        "--output-dir", PREPROCESS_OUTPUT_DIR],
         ),
         cache_config=cache,
@@ -320,7 +321,9 @@ def get_pipeline(
     evaluation_json_uri = Join(on="/", values=[
         evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, "evaluation.json"])
 
-    # ---- Register: the model package (TF Serving image, model.tar.gz unchanged) with its metrics and lineage.
+    # ---- Register: the model package (TF Serving image, model.tar.gz unchanged) with its metrics and lineage,
+    # all resolved by SageMaker (or the local runner) at run time. The keys are the registry's
+    # (pipelines/registry/request.py); values must be strings, hence a Join around each number.
     model = ModelBuilder(
         image_uri=serving_image,
         s3_model_data_url=best_model_uri,
@@ -338,24 +341,21 @@ def get_pipeline(
             approval_status=approval_status,
             model_metrics=ModelMetrics(model_statistics=MetricsSource(
                 content_type="application/json", s3_uri=evaluation_json_uri)),
+            customer_metadata_properties={
+                EXECUTION_ID: ExecutionVariables.PIPELINE_EXECUTION_ID,
+                DATA_HASH: data_hash,
+                CHECKSUM: evaluation_value(MODEL_SHA256_JSON_PATH, evaluation_lineage),
+                **{f"{METRIC_PREFIX}{name}": Join(on="", values=[evaluation_value(f"{METRICS_ROOT}.{name}.value")])
+                   for name in REGISTERED_METRICS},
+            },
+            metadata_properties=MetadataProperties(generated_by=ExecutionVariables.PIPELINE_EXECUTION_ARN),
         ),
     )
     request = register.step_args.create_model_package_request
     # ModelBuilder adds script-mode variables even with no script; empty ones mean nothing to TF Serving.
     for container in request["InferenceSpecification"]["Containers"]:
         container["Environment"] = {k: v for k, v in container.get("Environment", {}).items() if v != ""}
-    # The registration's lineage and headline metrics, resolved by SageMaker (or the local runner) at run
-    # time; the keys are the ones pipelines/registry/sagemaker_registry.py reads. Set on the request
-    # itself because ModelBuilder.register's own arguments take no pipeline variables in these fields.
-    # Values must be strings, hence a Join around each number.
-    request["CustomerMetadataProperties"] = {
-        EXECUTION_ID: ExecutionVariables.PIPELINE_EXECUTION_ID,
-        DATA_HASH: data_hash,
-        CHECKSUM: evaluation_value(MODEL_SHA256_JSON_PATH, evaluation_lineage),
-        **{f"{METRIC_PREFIX}{name}": Join(on="", values=[evaluation_value(f"{METRICS_ROOT}.{name}.value")])
-           for name in REGISTERED_METRICS},
-    }
-    request["MetadataProperties"] = {"GeneratedBy": ExecutionVariables.PIPELINE_EXECUTION_ARN}
+    # register(description=...) takes a plain string only; this one names the execution and the data.
     request["ModelPackageDescription"] = Join(on=" ", values=[
         "HS6 classifier from pipeline execution", ExecutionVariables.PIPELINE_EXECUTION_ID,
         "on data snapshot", data_hash])

@@ -9,6 +9,7 @@ import pytest
 from pipelines.hs_code.offline import build_definition_offline
 from pipelines.hs_code.pipeline import ACCURACY_JSON_PATH, REGISTERED_METRICS, STEP_NAMES
 from pipelines.registry.request import CHECKSUM, DATA_HASH, EXECUTION_ID, METRIC_PREFIX
+from steps.hsml.cli_errors import UsageError
 
 SNAPSHOTS_ROOT = "s3://hscode-artifacts/hs-code/snapshots"
 SNAPSHOT_HASH = {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.SnapshotData.PropertyFiles.DataSnapshot"},
@@ -225,5 +226,5 @@ def test_quick_search_space_keeps_only_the_fast_model_families(frozen_steps_dir)
     ranges = tune["Arguments"]["HyperParameterTuningJobConfig"]["ParameterRanges"]
     categorical = {r["Name"]: r["Values"] for r in ranges["CategoricalParameterRanges"]}
     assert categorical["model_type"] == ["textcnn", "dnn"]
-    with pytest.raises(ValueError, match="unknown search space"):
+    with pytest.raises(UsageError, match="unknown search space"):
         build_definition_offline(steps_dir=frozen_steps_dir, stage_data=False, search_space="huge")
