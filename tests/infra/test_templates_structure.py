@@ -96,3 +96,27 @@ def test_drift_alarm_watches_the_custom_metric_with_a_threshold_parameter():
 def test_schedule_is_a_parameter():
     rule = RETRAINING.template["Resources"]["ScheduledRetrainingRule"]["Properties"]
     assert rule["ScheduleExpression"] == {"Ref": "RetrainingSchedule"}
+
+
+def _execution_role_grants(action: str) -> set[str]:
+    """The resources the pipeline's execution role may `action` on (resolved ARNs, wildcards kept)."""
+    granted = set()
+    for policy in RESOURCES.resource("SageMakerExecutionRole")["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if statement["Effect"] == "Allow" and action in actions:
+                resources = statement["Resource"]
+                granted |= set(resources if isinstance(resources, list) else [resources])
+    return granted
+
+
+def test_the_pipeline_writes_its_snapshots_but_never_the_data_it_is_retrained_on():
+    """SnapshotData writes <artifact bucket>/<prefix>/snapshots/; no pipeline write can land in the data
+    bucket, where the new-data rule listens, so an execution never starts another."""
+    artifact = RESOURCES.resource("ArtifactBucket")["Properties"]["BucketName"]
+    data = RESOURCES.resource("DataBucket")["Properties"]["BucketName"]
+    writable = _execution_role_grants("s3:PutObject")
+    assert f"arn:aws:s3:::{artifact}/*" in writable
+    assert not any(arn.startswith(f"arn:aws:s3:::{data}") for arn in writable)
+    assert f"arn:aws:s3:::{data}/*" in _execution_role_grants("s3:GetObject")
+    assert "NotificationConfiguration" not in RESOURCES.resource("ArtifactBucket")["Properties"]
