@@ -131,7 +131,7 @@ def run_network(model: str, upsampled: bool, splits: Splits, work: Path, epochs:
     from bench.timing import size_mb
     from steps.hsml.encoder import TextEncoder
     from steps.hsml.predictor import load_predictor
-    from steps.train import train_model
+    from steps.hsml.training import train_model
 
     name = f"{model}{'+up' if upsampled else ''}"
     train = splits.train_rows(upsampled)

@@ -1,4 +1,4 @@
-"""hscode train: the training job's code (steps/train.py) run locally on a data-preparation output dir.
+"""hscode train: the training job's code (steps/hsml/training.py) run locally on a data-preparation output dir.
 
     hscode train --train DATA_DIR [--validation DIR] --model-dir OUT [--model-type lstm --epochs 10 ...] [--package]
 """
@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from steps.hsml.cli_errors import run_command
+from steps.hsml.hyperparameters import add_hyperparameter_arguments, given_hyperparameters
+
 
 def register(subparsers) -> None:
-    from steps.train import add_hyperparameter_arguments
-
     parser = subparsers.add_parser(
         "train", help="train a model on prepared data (the SageMaker training job's code, run locally)",
         description="Train an HS-code classifier on the output of `hscode data prepare` and write the model dir "
-        "(SavedModel in 1/, code/inference.py, encoder.json, metadata.json).",
+        "(SavedModel in 1/, code/ with the serving hook, encoder.json, metadata.json). Hyper-parameters not given "
+        "take the defaults of steps/hsml/hyperparameters.py (the model type's own first).",
     )
     parser.add_argument("--train", required=True, help="dir with train.csv and encoder.json (data preparation output)")
     parser.add_argument("--validation", help="dir with validation.csv (default: the --train dir)")
@@ -24,18 +26,19 @@ def register(subparsers) -> None:
 
 
 def _train(args) -> int:
-    from steps.hsml.export import pack_model_dir
-    from steps.train import run
+    return run_command("hscode train", lambda: train(args))
 
-    try:
-        result = run(args, log=lambda line: print(line, flush=True))
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}")
-        return 2
+
+def train(args) -> None:
+    from steps.hsml.export import pack_model_dir
+    from steps.hsml.training import run
+
+    result = run(args.train, args.validation, args.model_dir, given_hyperparameters(args),
+                 log=lambda line: print(line, flush=True))
     metrics = result["metrics"]
-    print(f"trained {args.model_type} in {result['seconds']:.0f}s: best epoch {result['best_epoch']}, "
-          f"val_accuracy {metrics['val_accuracy']:.4f}, val_macro_f1 {metrics['val_macro_f1']:.4f} -> {args.model_dir}")
+    print(f"trained {result['hyperparameters']['model_type']} in {result['seconds']:.0f}s: best epoch "
+          f"{result['best_epoch']}, val_accuracy {metrics['val_accuracy']:.4f}, val_macro_f1 "
+          f"{metrics['val_macro_f1']:.4f} -> {args.model_dir}")
     if args.package:
         tar_path = pack_model_dir(args.model_dir, Path(args.model_dir).with_suffix(".tar.gz"))
         print(f"packed {tar_path}")
-    return 0

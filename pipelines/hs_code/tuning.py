@@ -12,7 +12,7 @@ from steps.hsml.hyperparameters import search_space as search_space_table
 OBJECTIVE_METRIC = "val_accuracy"
 OBJECTIVE_TYPE = "Maximize"
 
-# Training prints these once per epoch and, last, once more for the best epoch (steps/hsml/validation_metrics.py);
+# Training prints these once per epoch and, last, once more for the best epoch (steps/hsml/epoch_metrics.py);
 # SageMaker reads the last match of each from the job's logs.
 METRIC_DEFINITIONS = [
     {"Name": "val_accuracy", "Regex": r"val_accuracy=([0-9\.]+);"},

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from steps.hsml.cli_errors import UsageError
+
 # Global defaults (the Text-CNN's best-known shape where a field is TextCNN-only); MODEL_DEFAULTS overrides them per
 # model type. The tuner searches around these.
 HYPERPARAMETER_DEFAULTS: dict[str, object] = {
@@ -93,19 +95,38 @@ def resolve_hyperparameters(given: dict | None) -> dict:
     return {**HYPERPARAMETER_DEFAULTS, **MODEL_DEFAULTS.get(model_type, {}), **given}
 
 
-def add_hyperparameter_arguments(parser: argparse.ArgumentParser, with_defaults: bool = True) -> None:
-    """--name value for every hyper-parameter, in both hyphen and underscore spellings (SageMaker sends `--name`)."""
+def add_hyperparameter_arguments(parser: argparse.ArgumentParser) -> None:
+    """--name value for every hyper-parameter, in both hyphen and underscore spellings (SageMaker sends `--name`).
+
+    Defaults stay out of the parsed namespace, so `given_hyperparameters(args)` is exactly what the command line
+    named, and the model type's own defaults (MODEL_DEFAULTS) apply to everything else."""
     for name, default in HYPERPARAMETER_DEFAULTS.items():
         spellings = [f"--{name.replace('_', '-')}"] + ([f"--{name}"] if "_" in name else [])
-        parser.add_argument(*spellings, dest=name, type=value_type(name),
-                            default=default if with_defaults else argparse.SUPPRESS, help=f"default: {default}")
+        parser.add_argument(*spellings, dest=name, type=value_type(name), default=argparse.SUPPRESS,
+                            help=f"default: {default}{_model_defaults_note(name)}")
 
 
-def given_hyperparameters(argv: list[str] | None) -> set[str]:
-    """The hyper-parameters named on the command line (either spelling), as opposed to left at their default."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_hyperparameter_arguments(parser, with_defaults=False)
-    return set(vars(parser.parse_known_args(argv)[0]))
+def _model_defaults_note(name: str) -> str:
+    own = [f"{model_type} {defaults[name]}" for model_type, defaults in MODEL_DEFAULTS.items() if name in defaults]
+    return f" ({', '.join(own)})" if own else ""
+
+
+def given_hyperparameters(args: argparse.Namespace) -> dict:
+    """The hyper-parameters the command line named (parsed by add_hyperparameter_arguments), with their values."""
+    return {name: getattr(args, name) for name in HYPERPARAMETER_DEFAULTS if hasattr(args, name)}
+
+
+def parse_kernel_sizes(value) -> tuple[int, ...]:
+    """"1,2,3" (or a sequence) -> (1, 2, 3): the Text-CNN's convolution widths."""
+    if isinstance(value, (list, tuple)):
+        return tuple(int(v) for v in value)
+    try:
+        sizes = tuple(int_value(v) for v in str(value).replace(" ", "").split(",") if v)
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise UsageError(f"kernel_sizes {value!r}: give positive widths separated by commas, e.g. \"1,2,3\"")
+    return sizes
 
 
 # --- Tuning search spaces, as data: pipelines/hs_code/tuning.py maps each range onto SageMaker's parameter class.
@@ -166,5 +187,5 @@ SEARCH_SPACES: dict[str, dict[str, Categorical | Continuous | Integer]] = {
 
 def search_space(name: str) -> dict[str, Categorical | Continuous | Integer]:
     if name not in SEARCH_SPACES:
-        raise ValueError(f"unknown search space {name!r}; choose one of {', '.join(SEARCH_SPACES)}")
+        raise UsageError(f"unknown search space {name!r}; choose one of {', '.join(SEARCH_SPACES)}")
     return SEARCH_SPACES[name]

@@ -1,7 +1,7 @@
 """The three HS-code classifiers, keras.io style: one short builder per architecture over a shared input.
 
 Input: word_ids [B, T] and ngram_ids [B, T, K] from the encoder (steps/hsml/encoder.py, tf_encoder.py).
-`TrimPadding` first cuts both to the longest row of the batch (descriptions average 4 words, T is 48), which
+`TrimPadding` first cuts both to the longest row of the batch (descriptions average 4 words, T is max_length), which
 makes training and serving several times cheaper; every layer after it is masked, so the output does not
 depend on how much padding a row had. `WordNgramEmbedding` then gives [B, T, D]: word vector + mean of the
 word's known n-gram vectors (fastText style), so a misspelt or unseen word still lands near the right one.
@@ -9,8 +9,12 @@ word's known n-gram vectors (fastText style), so a misspelt or unseen word still
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers, ops
+
+from steps.hsml.cli_errors import UsageError
+from steps.hsml.hyperparameters import parse_kernel_sizes, resolve_hyperparameters
 
 
 @keras.saving.register_keras_serializable(package="hsml")
@@ -158,6 +162,20 @@ class WideScores(layers.Layer):
                 "ngram_vocab_size": self.ngram_vocab_size, "num_classes": self.num_classes}
 
 
+def inverse_document_frequency(word_ids: np.ndarray, ngram_ids: np.ndarray, word_vocab_size: int,
+                               ngram_vocab_size: int) -> np.ndarray:
+    """WideScores' idf weights (`set_idf`): scikit-learn's smoothed idf, ln((1 + n) / (1 + df)) + 1, of every id in
+    its id space (words, then n-grams shifted by the word vocabulary), over the distinct training rows given."""
+    rows = len(word_ids)
+    shifted = np.where(ngram_ids > 0, ngram_ids + word_vocab_size, 0).reshape(rows, -1)
+    ids = np.concatenate([word_ids, shifted], axis=1).astype(np.int64)
+    row_of = np.repeat(np.arange(rows, dtype=np.int64), ids.shape[1])
+    vocabulary = word_vocab_size + ngram_vocab_size
+    distinct = np.unique(row_of * vocabulary + ids.ravel()) % vocabulary  # each id once per row
+    document_frequency = np.bincount(distinct, minlength=vocabulary)
+    return (np.log((1.0 + rows) / (1.0 + document_frequency)) + 1.0).astype(np.float32)
+
+
 @keras.saving.register_keras_serializable(package="hsml")
 class CalibratedSoftmax(layers.Layer):
     """softmax(scores * temperature): probabilities from margin scores, temperature fitted on validation rows."""
@@ -169,10 +187,9 @@ class CalibratedSoftmax(layers.Layer):
         return ops.softmax(scores * self.temperature, axis=-1)
 
 
-def build_textcnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48, ngrams_per_word=24,
-                  embedding_dim=128, filters=256, kernel_sizes=(1, 2, 3), dropout=0.3, embedding_dropout=0.0,
-                  auxiliary_classes=None, bag_of_embeddings=False, wide=False, wide_l2=0.0,
-                  scores_only=False, **_):
+def build_textcnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngrams_per_word, embedding_dim,
+                  filters, kernel_sizes, dropout, embedding_dropout, bag_of_embeddings, wide, wide_l2,
+                  auxiliary_classes=None, scores_only=False, **_):
     """Kim (2014): parallel convolutions of several widths, each max-pooled over the sequence. bag_of_embeddings
     adds the masked mean of the embeddings beside them (a fastText-like linear path, "wide and deep")."""
     inputs = _inputs(max_length, ngrams_per_word)
@@ -188,9 +205,8 @@ def build_textcnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=
     return keras.Model(inputs, outputs, name="textcnn")
 
 
-def build_lstm(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48, ngrams_per_word=24,
-               embedding_dim=128, units=128, dropout=0.3, embedding_dropout=0.0, auxiliary_classes=None, wide=False,
-               wide_l2=0.0, scores_only=False, **_):
+def build_lstm(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngrams_per_word, embedding_dim, units,
+               dropout, embedding_dropout, wide, wide_l2, auxiliary_classes=None, scores_only=False, **_):
     """Bidirectional LSTM over the (masked) words, mean- and max-pooled."""
     inputs = _inputs(max_length, ngrams_per_word)
     x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout)
@@ -202,9 +218,8 @@ def build_lstm(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48,
     return keras.Model(inputs, outputs, name="lstm")
 
 
-def build_dnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48, ngrams_per_word=24,
-              embedding_dim=128, units=512, dropout=0.3, embedding_dropout=0.0, auxiliary_classes=None, wide=False,
-              wide_l2=0.0, scores_only=False, **_):
+def build_dnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngrams_per_word, embedding_dim, units,
+              dropout, embedding_dropout, wide, wide_l2, auxiliary_classes=None, scores_only=False, **_):
     """Bag of embeddings (masked mean and max) through a dense hidden layer; units=0 drops the hidden layer
     (fastText-like: pooled word + n-gram embeddings straight into the softmax, a linear model)."""
     inputs = _inputs(max_length, ngrams_per_word)
@@ -222,10 +237,22 @@ def build_dnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length=48, 
 BUILDERS = {"textcnn": build_textcnn, "lstm": build_lstm, "dnn": build_dnn}
 
 
+def model_arguments(hyperparameters: dict) -> dict:
+    """The builder arguments of a resolved hyper-parameter set (steps/hsml/hyperparameters.py), typed."""
+    hp = hyperparameters
+    return {"max_length": int(hp["max_length"]), "embedding_dim": int(hp["embedding_dim"]),
+            "filters": int(hp["filters"]), "kernel_sizes": parse_kernel_sizes(hp["kernel_sizes"]),
+            "units": int(hp["units"]), "dropout": float(hp["dropout"]),
+            "embedding_dropout": float(hp["embedding_dropout"]), "bag_of_embeddings": bool(int(hp["bag_of_embeddings"])),
+            "wide": bool(int(hp["wide"])), "wide_l2": float(hp["wide_l2"])}
+
+
 def build_model(model_type: str, **kwargs) -> keras.Model:
+    """The model type's builder; every hyper-parameter not given comes from the table's defaults for that type."""
     if model_type not in BUILDERS:
-        raise ValueError(f"model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}")
-    return BUILDERS[model_type](**kwargs)
+        raise UsageError(f"model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}")
+    defaults = model_arguments(resolve_hyperparameters({"model_type": model_type}))
+    return BUILDERS[model_type](**{**defaults, **kwargs})
 
 
 def serving_model(model: keras.Model, temperature: float | None = None) -> keras.Model:

@@ -7,6 +7,7 @@ which is idempotent on text that `normalize_description` already produced (the s
 """
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from steps.hsml.encoder import FIRST_ID, PAD_ID, UNKNOWN_ID, TextEncoder
@@ -50,3 +51,17 @@ class TFTextVectorizer(tf.Module):
             PAD_ID, shape=tf.stack([batch, self.max_length, self.ngrams_per_word])
         )
         return word_ids, ngram_ids
+
+
+ENCODE_CHUNK = 8192
+
+
+def encode_texts(vectorizer: TFTextVectorizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(word_ids, ngram_ids) as numpy, through the very graph that is exported (so training sees what serving
+    computes), in chunks so a large training split never builds one huge string tensor."""
+    words, ngrams = [], []
+    for start in range(0, len(texts), ENCODE_CHUNK):
+        w, g = vectorizer(texts[start : start + ENCODE_CHUNK])
+        words.append(w.numpy())
+        ngrams.append(g.numpy())
+    return np.concatenate(words), np.concatenate(ngrams)

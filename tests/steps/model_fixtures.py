@@ -52,7 +52,7 @@ def write_channel(directory: Path, train: pd.DataFrame, validation: pd.DataFrame
 @functools.lru_cache(maxsize=1)
 def trained_model_dir(root: str) -> tuple[Path, dict]:
     """One small DNN trained and exported once per test process (shared by export and predict tests)."""
-    from steps.train import train_model
+    from steps.hsml.training import train_model
 
     train, validation, encoder = small_splits()
     model_dir = Path(root) / "model"

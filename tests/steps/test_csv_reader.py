@@ -74,3 +74,15 @@ def test_a_broken_gzip_file_is_a_clear_error(tmp_path):
 def test_an_empty_file_is_a_clear_error(tmp_path):
     with pytest.raises(InputFileError, match="empty"):
         read_labelled_csv(write(tmp_path, b""))
+
+
+def test_every_column_is_kept_as_read_under_a_unique_name(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_bytes("\ufeffHS Code;Goods Description;notes;notes;;text\n"
+                     " 6109.10 ;Men's T-Shirt ;a;b;c;d\nonly;two\n".encode("utf-8"))
+    result = read_labelled_csv(path)
+    assert result.column_names == ["hs_code", "description", "notes", "notes 2", "column 5", "text"]
+    good, ragged = result.records
+    assert good.as_read == {"hs_code": " 6109.10 ", "description": "Men's T-Shirt ", "notes": "a", "notes 2": "b",
+                            "column 5": "c", "text": "d"}  # values as in the file, not stripped
+    assert ragged.reason == "wrong_field_count" and ragged.as_read == {} and ragged.raw == "only;two"

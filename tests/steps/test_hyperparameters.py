@@ -8,24 +8,34 @@ import pytest
 from steps.hsml import hyperparameters as table
 
 
-def _parse(argv):
+def _given(argv):
     parser = argparse.ArgumentParser()
     table.add_hyperparameter_arguments(parser)
-    return parser.parse_args(argv)
+    parser.add_argument("--train")
+    return table.given_hyperparameters(parser.parse_args(argv))
 
 
 def test_hyperparameters_accept_hyphen_and_underscore_spellings_and_tuner_numbers():
-    args = _parse(["--model_type", "lstm", "--embedding-dim", "96", "--batch_size", "32.0", "--kernel_sizes", "2,3",
-                   "--wide_l2", "1e-3"])
-    assert (args.model_type, args.embedding_dim, args.batch_size, args.kernel_sizes) == ("lstm", 96, 32, "2,3")
-    assert args.wide_l2 == 1e-3
-    assert _parse([]).epochs == table.HYPERPARAMETER_DEFAULTS["epochs"]
+    given = _given(["--model_type", "lstm", "--embedding-dim", "96", "--batch_size", "32.0", "--kernel_sizes", "2,3",
+                    "--wide_l2", "1e-3"])
+    assert given == {"model_type": "lstm", "embedding_dim": 96, "batch_size": 32, "kernel_sizes": "2,3",
+                     "wide_l2": 1e-3}
 
 
 def test_only_hyperparameters_named_on_the_command_line_count_as_given():
-    given = table.given_hyperparameters(["--model-type", "dnn", "--learning_rate", "0.1", "--train", "x"])
-    assert given == {"model_type", "learning_rate"}
-    assert table.given_hyperparameters([]) == set()
+    # --units 256 equals the global default but was named: it must beat the DNN's own default (units 0).
+    given = _given(["--model-type", "dnn", "--learning_rate", "0.1", "--units", "256", "--train", "x"])
+    assert given == {"model_type": "dnn", "learning_rate": 0.1, "units": 256}
+    assert table.resolve_hyperparameters(given)["units"] == 256
+    assert table.resolve_hyperparameters(given)["dropout"] == table.MODEL_DEFAULTS["dnn"]["dropout"]
+    assert _given([]) == {}
+
+
+def test_kernel_sizes_parsing():
+    assert table.parse_kernel_sizes("2, 3,4") == (2, 3, 4) == table.parse_kernel_sizes("2.0,3,4")
+    for bad in ("0,2", "", "a,b"):
+        with pytest.raises(table.UsageError, match="positive widths"):
+            table.parse_kernel_sizes(bad)
 
 
 def test_model_type_defaults_sit_under_what_the_caller_gives(monkeypatch):
@@ -61,5 +71,5 @@ def test_trials_share_the_table_defaults_and_tune_nothing_they_fix():
     assert all(isinstance(v, str) for v in {**table.PIPELINE_TRIAL_STATIC, **table.QUICK_PROFILE_STATIC}.values())
     for space in table.SEARCH_SPACES.values():
         assert not set(space) & set(table.PIPELINE_TRIAL_STATIC)
-    with pytest.raises(ValueError, match="full, quick"):
+    with pytest.raises(table.UsageError, match="full, quick"):
         table.search_space("huge")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from steps.hsml.cli_errors import UsageError
 from steps.hsml.models import MODEL_TYPES, WordNgramEmbedding, build_model
 from tests.steps.model_fixtures import FAST_HYPERPARAMETERS, small_splits
 
@@ -22,7 +23,7 @@ def test_each_builder_maps_ids_to_a_probability_distribution(model_type):
 
 
 def test_unknown_model_type_names_the_choices():
-    with pytest.raises(ValueError, match="textcnn, lstm, dnn"):
+    with pytest.raises(UsageError, match="textcnn, lstm, dnn"):
         build_model("transformer", num_classes=2, word_vocab_size=5, ngram_vocab_size=5)
 
 
@@ -41,7 +42,7 @@ def test_embedding_is_word_vector_plus_mean_of_known_ngrams_and_zero_for_padding
 @pytest.mark.slow
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_each_model_type_learns_well_above_the_majority_baseline(model_type):
-    from steps.train import train_model
+    from steps.hsml.training import train_model
 
     train, validation, encoder = small_splits()
     majority = validation["hs_code"].value_counts().iloc[0] / len(validation)

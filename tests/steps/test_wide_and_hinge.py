@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from steps import train as train_step
+from steps.hsml.calibration import fit_temperature
 from steps.hsml.export import _without_optimizer
-from steps.hsml.models import WideScores, build_model, serving_model
+from steps.hsml.losses import one_vs_rest_squared_hinge
+from steps.hsml.models import WideScores, build_model, inverse_document_frequency, serving_model
 
 
 def test_squared_hinge_is_one_vs_rest_with_plus_one_for_the_true_class_only():
     scores = np.array([[2.0, 0.5, -3.0], [0.2, -0.4, 1.5]], dtype="float32")
     labels = np.array([0, 1])
-    loss = np.asarray(train_step.one_vs_rest_squared_hinge(labels, scores))
+    loss = np.asarray(one_vs_rest_squared_hinge(labels, scores))
     signs = np.array([[1, -1, -1], [-1, 1, -1]], dtype="float32")
     expected = (np.maximum(0.0, 1.0 - signs * scores) ** 2).sum(axis=1)
     np.testing.assert_allclose(loss, expected, rtol=1e-6)  # [0 + 2.25 + 0, 1.44 + 1.96 + 0]
@@ -20,7 +21,7 @@ def test_squared_hinge_is_one_vs_rest_with_plus_one_for_the_true_class_only():
 def test_idf_counts_each_id_once_per_row_in_one_id_space_of_words_then_ngrams():
     word_ids = np.array([[2, 2, 0], [3, 1, 0]])  # row 0 repeats word 2; word id 1 (unknown) is counted too
     ngram_ids = np.array([[[2, 0], [2, 0], [0, 0]], [[3, 2], [0, 0], [0, 0]]])
-    idf = train_step.inverse_document_frequency(word_ids, ngram_ids, word_vocab_size=4, ngram_vocab_size=4)
+    idf = inverse_document_frequency(word_ids, ngram_ids, word_vocab_size=4, ngram_vocab_size=4)
     smooth = lambda df: np.log(3 / (1 + df)) + 1  # noqa: E731  (n = 2 rows)
     assert idf.shape == (8,)
     np.testing.assert_allclose(idf[[2, 3]], [smooth(1), smooth(1)], rtol=1e-6)  # words 2 and 3: one row each
@@ -71,7 +72,7 @@ def test_temperature_is_the_grid_point_with_the_lowest_validation_log_loss():
     truth = rng.integers(0, 5, 200)
     scores = rng.normal(scale=0.1, size=(200, 5))
     scores[np.arange(200), truth] += 0.3  # small margins that are mostly right: sharpening (t > 1) helps
-    chosen = train_step.fit_temperature(scores, truth)
+    chosen = fit_temperature(scores, truth)
     assert chosen > 1.0
 
     def log_loss(t):
@@ -80,7 +81,7 @@ def test_temperature_is_the_grid_point_with_the_lowest_validation_log_loss():
         return -np.mean(z[np.arange(200), truth] - np.log(np.exp(z).sum(axis=1)))
 
     assert all(log_loss(chosen) <= log_loss(t) + 1e-12 for t in np.geomspace(0.1, 100.0, 61))
-    unseen_only = train_step.fit_temperature(scores, np.full(200, -1))
+    unseen_only = fit_temperature(scores, np.full(200, -1))
     assert unseen_only == 1.0
 
 

@@ -1,0 +1,196 @@
+"""Training: prepared splits and an encoder in, an exported model dir and the best epoch's metrics out.
+
+The body of the training job (steps/train.py, SageMaker script mode) and of `hscode train`. It wires the parts,
+each in its own module: the hyper-parameter table (hyperparameters.py), the model builders (models.py), the
+losses (losses.py), length-bucketed batches (batching.py), the per-epoch validation metrics and the tuner's
+metric lines (epoch_metrics.py), Keras' own EarlyStopping on val_accuracy with the best weights restored, the
+temperature fit for margin losses (calibration.py) and the export (export.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from steps.hsml.cli_errors import UsageError
+from steps.hsml.hyperparameters import parse_kernel_sizes, resolve_hyperparameters
+
+NOMENCLATURE_SOURCE_PREFIXES = ("wco_", "us_hts")
+AUXILIARY_LEVELS = (("hs4", 4), ("hs2", 2))  # auxiliary heads: the HS6 label's heading and chapter
+
+
+def normalised_texts(frame: pd.DataFrame) -> list[str]:
+    """The split's `text` column (data preparation already normalised it), else its descriptions normalised."""
+    if "text" in frame.columns:
+        return frame["text"].astype(str).tolist()
+    from steps.hsml.text import normalize_description
+
+    return [normalize_description(str(d)) for d in frame["description"]]
+
+
+def nomenclature_sample_weights(frame: pd.DataFrame, weight: float) -> np.ndarray | None:
+    """Weight `weight` for official nomenclature rows, 1 for real ones; None when every weight would be 1."""
+    if weight == 1.0 or "source" not in frame.columns:
+        return None
+    official = frame["source"].astype(str).str.startswith(NOMENCLATURE_SOURCE_PREFIXES).to_numpy()
+    return None if not official.any() else np.where(official, weight, 1.0).astype(np.float32)
+
+
+def auxiliary_targets(labels: list[str], y_train: np.ndarray) -> dict[str, tuple[int, np.ndarray]]:
+    """{head: (classes, targets)}: each training row's HS4 heading and HS2 chapter, for the auxiliary heads."""
+    targets = {}
+    for name, digits in AUXILIARY_LEVELS:
+        parents = sorted({code[:digits] for code in labels})
+        parent_index = {p: i for i, p in enumerate(parents)}
+        targets[name] = (len(parents), np.array([parent_index[labels[i][:digits]] for i in y_train], np.int32))
+    return targets
+
+
+def compile_model(model, hp: dict, auxiliary: dict, y_train: np.ndarray):
+    """Optimizer and loss(es) on the model; returns the fit targets (a dict when there are auxiliary heads)."""
+    import keras
+
+    from steps.hsml.losses import make_loss
+
+    loss = make_loss(hp["loss"], float(hp["label_smoothing"]))
+    if float(hp["weight_decay"]) > 0:
+        optimizer = keras.optimizers.AdamW(float(hp["learning_rate"]), weight_decay=float(hp["weight_decay"]))
+    else:
+        optimizer = keras.optimizers.Adam(float(hp["learning_rate"]))
+    if not auxiliary:
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])  # argmax: right for scores too
+        return y_train
+    y_fit = {"hs_code": y_train, **{name: targets for name, (_, targets) in auxiliary.items()}}
+    aux_weight = float(hp["aux_loss_weight"])
+    model.compile(optimizer=optimizer, loss={name: loss for name in y_fit},
+                  loss_weights={"hs_code": 1.0, **{name: aux_weight for name in auxiliary}},
+                  metrics={"hs_code": ["accuracy"]})
+    return y_fit
+
+
+def train_model(
+    train_df: pd.DataFrame,
+    validation_df: pd.DataFrame,
+    encoder,
+    hyperparameters: dict | None = None,
+    model_dir: str | Path | None = None,
+    *,
+    training_data_sha256: str | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train, early-stop on validation accuracy, optionally export to model_dir.
+
+    `hyperparameters`: what the caller chose; the table's defaults (global, then the model type's) fill the rest.
+    Returns {"metrics": best-epoch validation metrics, "seconds": wall time, "best_epoch", "epochs_run",
+    "history": per-epoch dicts, "labels", "unseen_validation_rows", "hyperparameters", "model": the Keras model}.
+    """
+    import keras
+    import tensorflow as tf
+
+    from steps.hsml.batching import LengthBucketedBatches
+    from steps.hsml.calibration import fit_temperature
+    from steps.hsml.epoch_metrics import METRIC_NAMES, ValidationMetrics, metric_lines, predict_hs6
+    from steps.hsml.models import build_model, inverse_document_frequency, model_arguments, serving_model
+    from steps.hsml.tf_encoder import TFTextVectorizer, encode_texts
+
+    started = time.perf_counter()
+    hp = resolve_hyperparameters(hyperparameters)
+    kernel_sizes = parse_kernel_sizes(hp["kernel_sizes"])
+    keras.utils.set_random_seed(int(hp["seed"]))
+    tf.config.experimental.enable_op_determinism()
+    if len(validation_df) == 0:
+        raise UsageError("validation split is empty: early stopping and the tuner's metric need validation rows; "
+                         "prepare the data with a --validation-fraction above 0")
+
+    labels = sorted(train_df["hs_code"].astype(str).unique())
+    label_index = {code: i for i, code in enumerate(labels)}
+    vectorizer = TFTextVectorizer(encoder, int(hp["max_length"]))
+    train_texts = normalised_texts(train_df)
+    x_train = encode_texts(vectorizer, train_texts)
+    y_train = np.array([label_index[c] for c in train_df["hs_code"].astype(str)], dtype=np.int32)
+    x_val = encode_texts(vectorizer, normalised_texts(validation_df))
+    val_codes = validation_df["hs_code"].astype(str).tolist()
+    unseen = sum(code not in label_index for code in val_codes)
+    log(f"train: {len(train_df)} rows, {len(labels)} classes; validation: {len(validation_df)} rows "
+        f"({unseen} with a code absent from train, counted as errors); encoder: {encoder.word_vocab_size} words, "
+        f"{encoder.ngram_vocab_size} n-grams; model {hp['model_type']}")
+
+    auxiliary = auxiliary_targets(labels, y_train) if float(hp["aux_loss_weight"]) > 0 else {}
+    margin_loss = hp["loss"] == "squared_hinge"
+    model = build_model(
+        hp["model_type"], num_classes=len(labels), word_vocab_size=encoder.word_vocab_size,
+        ngram_vocab_size=encoder.ngram_vocab_size, ngrams_per_word=encoder.max_ngrams_per_word,
+        **{**model_arguments(hp), "max_length": vectorizer.max_length},
+        auxiliary_classes={name: n for name, (n, _) in auxiliary.items()} or None, scores_only=margin_loss,
+    )
+    if int(hp["wide"]):
+        distinct = ~pd.Series(train_texts).duplicated().to_numpy()  # up-sampled copies are not documents
+        model.get_layer("wide_scores").set_idf(inverse_document_frequency(
+            x_train[0][distinct], x_train[1][distinct], encoder.word_vocab_size, encoder.ngram_vocab_size))
+    y_fit = compile_model(model, hp, auxiliary, y_train)
+
+    epochs, patience = int(hp["epochs"]), int(hp["patience"])
+    validation = ValidationMetrics(x_val, val_codes, labels, epochs, log)
+    early_stopping = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
+                                                   restore_best_weights=True)
+    batches = LengthBucketedBatches(x_train, y_fit, int(hp["batch_size"]), int(hp["seed"]),
+                                    sample_weight=nomenclature_sample_weights(train_df, float(hp["nomenclature_weight"])))
+    model.fit(batches, epochs=epochs, verbose=0, callbacks=[validation, early_stopping])  # validation fills the logs
+    best = validation.history[early_stopping.best_epoch]
+    if early_stopping.stopped_epoch > 0:
+        log(f"early stopping: no val_accuracy gain for {patience} epochs; best epoch {best['epoch']}")
+
+    temperature = None
+    if margin_loss:  # margins -> probabilities that mean something (the coverage curve auto-accepts on them)
+        temperature = fit_temperature(predict_hs6(model, x_val), np.array([label_index.get(c, -1) for c in val_codes]))
+        log(f"softmax temperature for the margin scores, fitted on validation: {temperature:.3g}")
+    model = serving_model(model, temperature)  # the HS6 head only: what export, predictors and callers use
+    metrics = {name: best[name] for name in METRIC_NAMES}
+    log(f"best epoch {best['epoch']} of {len(validation.history)}:")
+    log(metric_lines(metrics))  # last: the tuner keeps the last match, so it reads the best epoch
+    result = {
+        "metrics": metrics, "best_epoch": best["epoch"], "epochs_run": len(validation.history),
+        "history": validation.history, "labels": labels, "unseen_validation_rows": unseen,
+        "hyperparameters": {**hp, "kernel_sizes": ",".join(map(str, kernel_sizes))}, "model": model,
+    }
+    if model_dir is not None:
+        from steps.hsml.export import export_model_dir
+
+        if training_data_sha256 is None:  # no file at hand: hash the frame as train.csv would hold it
+            training_data_sha256 = hashlib.sha256(train_df.to_csv(index=False).encode("utf-8")).hexdigest()
+        export_model_dir(
+            model, encoder, labels, model_dir, max_length=vectorizer.max_length,
+            hyperparameters=result["hyperparameters"], training_data_sha256=training_data_sha256,
+            metrics={**metrics, "best_epoch": best["epoch"], "epochs_run": len(validation.history),
+                     "unseen_validation_rows": unseen, "validation_rows": len(validation_df)},
+            extra_metadata={"history": validation.history},
+        )
+        log(f"model written to {model_dir}")
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def run(train_dir: str | Path | None, validation_dir: str | Path | None, model_dir: str | Path | None,
+        hyperparameters: dict | None = None, log: Callable[[str], None] = print) -> dict:
+    """Read the channels (train_dir: train.csv + encoder.json; validation_dir: validation.csv, default train_dir),
+    train, export into model_dir: the body of the training job and of `hscode train`."""
+    from steps.hsml.encoder import TextEncoder
+    from steps.hsml.hashing import sha256_file
+    from steps.hsml.prepared import read_split, split_path
+
+    if not train_dir or not model_dir:
+        raise UsageError("give --train DIR and --model-dir DIR (or set SM_CHANNEL_TRAIN and SM_MODEL_DIR)")
+    train_dir = Path(train_dir)
+    encoder_path = train_dir / "encoder.json"
+    if not encoder_path.exists():
+        raise UsageError(f"{encoder_path} not found: the train channel must hold data preparation's encoder.json "
+                         "(run `hscode data prepare INPUT... --out DIR` and train on DIR)")
+    return train_model(
+        read_split(train_dir, "train"), read_split(validation_dir or train_dir, "validation"),
+        TextEncoder.load(encoder_path), hyperparameters, model_dir,
+        training_data_sha256=sha256_file(split_path(train_dir, "train")), log=log,
+    )
