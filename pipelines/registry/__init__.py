@@ -3,6 +3,7 @@
     from pipelines.registry import get_registry, resolve_model_uri
     registry = get_registry("local")                      # or "sagemaker"
     version = registry.register("hs-code-classifier", "s3://bucket/model.tar.gz", metrics={...}, execution_id=...)
+    version = registry.register_package(request)          # a resolved CreateModelPackage request (request.py)
     registry.approve(version.arn, by="alice", reason="beats v3 on the FPO test set")
     path = resolve_model_uri("latest-approved")           # local path of the approved model.tar.gz
 """
