@@ -1,6 +1,8 @@
 """The `hscode` console script.
 
 Each area registers its own subcommands in its own module, so this file only wires them together.
+Every handler runs inside steps.hsml.cli_errors.run_command: UsageError exits 2, JobFailed exits 1,
+both as `hscode <command>: error: <message>` on stderr.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pipelines.cli import data, evaluate, pipeline_aws, pipeline_local, predict, registry, train
+from steps.hsml.cli_errors import run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.handler(args) or 0)
+    return run_command(_program(args), lambda: args.handler(args))
+
+
+def _program(args) -> str:
+    """`hscode pipeline run`, `hscode registry approve`...: the command words, as argparse names them in errors."""
+    words = ["hscode", args.command]
+    action = getattr(args, f"{args.command}_command", None)
+    return " ".join(words + ([action] if action else []))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""hscode pipeline run --local | executions | describe ID | retry ID: the pipeline on this machine.
+"""hscode pipeline run --local | executions | describe ID | retry ID: a pipeline on this machine.
 
-`run --local` builds the definition exactly as for AWS (offline, in moto) and executes it with the
-local runner (pipelines/local/); executions are recorded under <HSCODE_HOME>/executions/.
+`run --local` imports the pipeline module (--module-name), builds its definition exactly as for AWS
+(offline, in moto) and executes it with the generic local runner (pipelines/local/); executions are
+recorded under <HSCODE_HOME>/executions/.
 """
 from __future__ import annotations
 
@@ -10,22 +11,30 @@ import sys
 from dataclasses import asdict
 
 from pipelines import settings
+from pipelines.hs_code import PIPELINE_MODULE
+from steps.hsml.cli_errors import JobFailed, UsageError, report
+
+STOPPED_EXIT = 130  # as a shell reports a command ended by Ctrl-C
 
 
 def register(subparsers) -> None:
     run = subparsers.add_parser(
-        "run", help="run the pipeline: --local executes the same definition on this machine",
-        description="Build the pipeline definition as for AWS and execute it locally, step by step: "
-                    "Preprocess -> Tune (Bayesian) -> Evaluate -> CheckQuality -> Register | Fail.")
+        "run", help="run a pipeline: --local executes the same definition on this machine",
+        description="Build the pipeline definition as for AWS and execute it locally, step by step.")
     run.add_argument("--local", action="store_true", required=True,
                      help="run on this machine (on AWS use `hscode pipeline upsert` then `start`)")
-    run.add_argument("--profile", default=None, help="quick (default: 4 short trials) or full (the definition's budget)")
+    run.add_argument("--module-name", default=PIPELINE_MODULE,
+                     help="the pipeline module whose get_pipeline() builds the definition (default: %(default)s)")
+    run.add_argument("--profile", default=None,
+                     help="one of the module's run profiles (HS-code: quick, the default, or full)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="override a pipeline parameter, e.g. --param QualityThreshold=0.5 (repeatable)")
+                     help="override a pipeline parameter, e.g. --param QualityThreshold=0.5 (repeatable, "
+                          "each name once)")
     run.add_argument("--no-cache", action="store_true", help="ignore step caching (CacheConfig) for this run")
     run.add_argument("--quiet", action="store_true", help="show step and trial lines only, not the jobs' output")
-    run.add_argument("--pipeline-name", default=settings.DEFAULT_PIPELINE_NAME)
-    run.add_argument("--model-package-group", default=settings.DEFAULT_MODEL_PACKAGE_GROUP)
+    run.add_argument("--pipeline-name", help="default: the module's get_pipeline() default")
+    run.add_argument("--model-package-group", help="default: the module's get_pipeline() default")
+    run.add_argument("--base-job-prefix", help="default: the module's get_pipeline() default")
     run.set_defaults(handler=run_local)
 
     executions = subparsers.add_parser("executions", help="list local pipeline executions, newest first")
@@ -43,68 +52,41 @@ def register(subparsers) -> None:
     retry.set_defaults(handler=retry_execution)
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
-
-
-def _exit_code(record) -> int:
-    from pipelines.local import records as rec
-
-    return {rec.SUCCEEDED: 0, rec.STOPPED: 130}.get(record.status, 1)
-
-
 def run_local(args) -> int:
-    from pipelines.local.build import build_local_definition, supported_build_options
-    from pipelines.local.parameters import ParameterError, parse_override
-    from pipelines.local.profiles import DEFAULT_PROFILE, get_profile
+    from pipelines.local.build import build_local_definition
+    from pipelines.local.pipeline_module import PipelineModule
     from pipelines.local.progress import Console
-    from pipelines.local.runner import LocalRunner
-    from pipelines.local.summary import render
+    from pipelines.parameters import parse_assignments
 
     home = settings.hscode_home()
-    try:
-        profile = get_profile(args.profile or DEFAULT_PROFILE)
-        overrides = dict(profile.parameters)
-        overrides.update(dict(parse_override(item) for item in args.param))
-    except (ValueError, ParameterError) as error:
-        return _fail(str(error))
+    module = PipelineModule.load(args.module_name)
+    profile = module.profile(args.profile)
+    overrides = dict(profile.parameters if profile else {})
+    overrides.update(parse_assignments(args.param))  # the command line wins over the profile
+    build_options, unsupported = module.split_build_options(profile.build_options if profile else {})
     console = Console(show_job_output=not args.quiet)
-    build_options, unsupported = supported_build_options(profile.build_options)
     if unsupported:
-        console.say(f"note: get_pipeline() does not take {', '.join(unsupported)} yet; profile {profile.name} "
-                    "runs with the definition's own static hyper-parameters")
-    console.say(f"Building the pipeline definition (as for AWS, offline) into {home} ...")
-    definition = build_local_definition(home, {"pipeline_name": args.pipeline_name,
-                                               "model_package_group_name": args.model_package_group, **build_options})
-    try:
-        runner = LocalRunner(definition, home, console, use_cache=not args.no_cache, pipeline_name=args.pipeline_name)
-        record = runner.start(overrides, profile=profile.name)
-    except ParameterError as error:
-        return _fail(str(error))
-    console.say()
-    console.say(render(record, runner.store))
-    return _exit_code(record)
+        console.say(f"note: get_pipeline() of {module.name} does not take {', '.join(unsupported)}; profile "
+                    f"{profile.name} runs without them")
+    console.say(f"Building the pipeline definition of {module.name} (as for AWS, offline) into {home} ...")
+    build = build_local_definition(home, module, pipeline_name=args.pipeline_name,
+                                   model_package_group_name=args.model_package_group,
+                                   base_job_prefix=args.base_job_prefix, **build_options)
+    runner = _runner(build.definition, home, console, module.name, use_cache=not args.no_cache,
+                     pipeline_name=build.pipeline_name)
+    record = runner.start(overrides, profile=profile.name if profile else None, pipeline_module=module.name)
+    return _finish("hscode pipeline run", runner, record, module)
 
 
 def retry_execution(args) -> int:
     from pipelines.local.progress import Console
-    from pipelines.local.records import ExecutionNotFound, ExecutionStore
-    from pipelines.local.runner import LocalRunner
-    from pipelines.local.summary import render
 
     home = settings.hscode_home()
-    store = ExecutionStore(home)
-    try:
-        record = store.load(args.execution_id)
-        definition = store.load_definition(args.execution_id)
-    except ExecutionNotFound as error:
-        return _fail(str(error))
-    runner = LocalRunner(definition, home, Console(show_job_output=not args.quiet), pipeline_name=record.pipeline_name)
+    record, definition = _load(home, args.execution_id)
+    runner = _runner(definition, home, Console(show_job_output=not args.quiet), record.pipeline_module or "",
+                     pipeline_name=record.pipeline_name)
     record = runner.retry(args.execution_id)
-    print()
-    print(render(record, runner.store))
-    return _exit_code(record)
+    return _finish("hscode pipeline retry", runner, record, _module_of(record))
 
 
 def list_executions(args) -> int:
@@ -114,7 +96,7 @@ def list_executions(args) -> int:
     records = ExecutionStore(settings.hscode_home()).list()
     if args.json:
         print(json.dumps([{"execution_id": r.execution_id, "status": r.status, "created": r.created,
-                           "ended": r.ended, "profile": r.profile,
+                           "ended": r.ended, "profile": r.profile, "pipeline_module": r.pipeline_module,
                            "steps": {s.name: s.status for s in r.steps.values()}} for r in reversed(records)], indent=1))
     else:
         print(render_list(records))
@@ -122,17 +104,71 @@ def list_executions(args) -> int:
 
 
 def describe_execution(args) -> int:
-    from pipelines.local.records import ExecutionNotFound, ExecutionStore
     from pipelines.local.store import ArtifactStore
-    from pipelines.local.summary import render
 
     home = settings.hscode_home()
-    try:
-        record = ExecutionStore(home).load(args.execution_id)
-    except ExecutionNotFound as error:
-        return _fail(str(error))
+    record, definition = _load(home, args.execution_id)
     if args.json:
         print(json.dumps(asdict(record), indent=1, default=str))
     else:
-        print(render(record, ArtifactStore(home / "store"), verbose=True))
+        print(_summary(record, ArtifactStore.under(home), definition, _module_of(record), verbose=True))
     return 0
+
+
+def _runner(definition: dict, home, console, module_name: str, **options):
+    """The runner for a definition; one it cannot run is the module's to fix (bad input: exit 2)."""
+    from pipelines.local.errors import DefinitionError
+    from pipelines.local.runner import LocalRunner
+
+    try:
+        return LocalRunner(definition, home, console, **options)
+    except DefinitionError as error:
+        source = f"the definition of {module_name}" if module_name else "the definition"
+        raise UsageError(f"{source} cannot run locally: {error}") from None
+
+
+def _load(home, execution_id: str):
+    from pipelines.local.records import ExecutionNotFound, ExecutionStore
+
+    store = ExecutionStore(home)
+    try:
+        return store.load(execution_id), store.load_definition(execution_id)
+    except ExecutionNotFound as error:
+        raise UsageError(str(error)) from None
+
+
+def _module_of(record):
+    """The module that built the execution's definition, for its summary lines; None if it cannot be loaded now."""
+    from pipelines.local.pipeline_module import PipelineModule
+
+    if not record.pipeline_module:
+        return None
+    try:
+        return PipelineModule.load(record.pipeline_module)
+    except (UsageError, ImportError) as error:
+        print(f"note: {record.pipeline_module} cannot be loaded ({error}); the summary shows the steps only",
+              file=sys.stderr)
+        return None
+
+
+def _summary(record, store, definition, module, verbose: bool = False) -> str:
+    from pipelines.local.summary import ExecutionView, render
+
+    view = ExecutionView(record, store, definition)
+    return render(view, verbose, module.summarize(view, verbose=verbose) if module else [])
+
+
+def _finish(program: str, runner, record, module) -> int:
+    """Print the summary; a failed execution raises JobFailed (exit 1), a stopped one exits 130."""
+    from pipelines.local import records as rec
+    from pipelines.local.summary import next_action
+
+    runner.console.say()
+    runner.console.say(_summary(record, runner.store, runner.definition, module))
+    if record.status not in (rec.FAILED, rec.STOPPED):
+        return 0
+    advice, command = next_action(record)
+    advice += f": `{command}`" if command else ""
+    if record.status == rec.STOPPED:
+        return report(program, f"execution {record.execution_id} {record.failure_reason}; {advice}", STOPPED_EXIT)
+    raise JobFailed(f"execution {record.execution_id} failed: {record.failure_reason}\n{advice}")

@@ -5,11 +5,10 @@ import json
 import time
 from dataclasses import dataclass
 
+from pipelines.parameters import as_text, check_overrides, parse_assignments
+from steps.hsml.cli_errors import JobFailed
+
 TERMINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
-
-
-class ParameterError(ValueError):
-    """A --param that is malformed, unknown to the pipeline, or of the wrong type."""
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class AwsTarget:
     base_job_prefix: str
 
 
-def ensure_model_package_group(sagemaker_client, group_name: str) -> bool:
+def ensure_model_package_group(sagemaker_client, group_name: str, pipeline_name: str | None = None) -> bool:
     """Creates the model package group unless it exists; returns True when it was created."""
     from botocore.exceptions import ClientError
 
@@ -35,68 +34,34 @@ def ensure_model_package_group(sagemaker_client, group_name: str) -> bool:
             raise
     sagemaker_client.create_model_package_group(
         ModelPackageGroupName=group_name,
-        ModelPackageGroupDescription="HS 2022 six-digit code classifiers from the hs-code pipeline",
+        ModelPackageGroupDescription=f"model packages registered by the {pipeline_name or group_name} pipeline",
     )
     return True
 
 
-def upsert(target: AwsTarget, *, stage_data: bool = True, **pipeline_options) -> dict:
-    """Makes sure the group exists, stages the bundled data, builds and upserts the pipeline."""
+def upsert(target: AwsTarget, module, *, stage_data: bool = True, **pipeline_options) -> dict:
+    """Makes sure the group exists, stages the module's default data, builds and upserts the pipeline.
+
+    `module`: the pipelines.local.pipeline_module.PipelineModule whose get_pipeline() builds it.
+    """
     import boto3
 
-    from pipelines.hs_code.pipeline import get_pipeline
-    from pipelines.hs_code.staging import stage_bundled_data
-
     boto_session = boto3.Session(region_name=target.region)
-    created_group = ensure_model_package_group(boto_session.client("sagemaker"), target.model_package_group)
-    staged = stage_bundled_data(boto_session.client("s3"), target.bucket, target.base_job_prefix) if stage_data else []
+    created_group = ensure_model_package_group(boto_session.client("sagemaker"), target.model_package_group,
+                                               target.pipeline_name)
+    staged = (module.stage_default_data(boto_session.client("s3"), target.bucket, target.base_job_prefix)
+              if stage_data else [])
 
     from sagemaker.core.workflow.pipeline_context import PipelineSession
 
     session = PipelineSession(boto_session=boto_session, default_bucket=target.bucket)
-    pipeline = get_pipeline(
+    pipeline = module.get_pipeline(
         region=target.region, role=target.role_arn, default_bucket=target.bucket,
         model_package_group_name=target.model_package_group, pipeline_name=target.pipeline_name,
         base_job_prefix=target.base_job_prefix, sagemaker_session=session, **pipeline_options,
     )
-    response = pipeline.upsert(role_arn=target.role_arn, description="HS-code classification: preprocess, "
-                               "Bayesian tuning, evaluation, quality gate, model registry")
+    response = pipeline.upsert(role_arn=target.role_arn, description=module.description)
     return {"PipelineArn": response["PipelineArn"], "CreatedModelPackageGroup": created_group, "StagedData": staged}
-
-
-def parse_param_assignments(assignments: list[str]) -> dict[str, str]:
-    """["Name=Value", ...] → {Name: Value}; raises ParameterError on anything else."""
-    parsed: dict[str, str] = {}
-    for item in assignments or []:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise ParameterError(f"--param {item!r}: expected Name=Value, e.g. --param MaxTuningJobs=4")
-        if name in parsed:
-            raise ParameterError(f"--param {name} given twice")
-        parsed[name] = value
-    return parsed
-
-
-def validate_params(params: dict[str, str], definition: dict) -> list[dict]:
-    """Checks names and types against the definition's Parameters; returns the API's PipelineParameters."""
-    declared = {p["Name"]: p.get("Type", "String") for p in definition.get("Parameters", [])}
-    result = []
-    for name, value in params.items():
-        if name not in declared:
-            raise ParameterError(f"--param {name}: the pipeline has no such parameter; it has: {', '.join(sorted(declared))}")
-        kind = declared[name]
-        try:
-            if kind == "Integer":
-                int(value)
-            elif kind == "Float":
-                float(value)
-            elif kind == "Boolean" and value.lower() not in ("true", "false"):
-                raise ValueError
-        except ValueError:
-            raise ParameterError(f"--param {name}={value!r}: {name} is {kind}, the value is not") from None
-        result.append({"Name": name, "Value": value})
-    return result
 
 
 def deployed_definition(sagemaker_client, pipeline_name: str) -> dict:
@@ -105,15 +70,17 @@ def deployed_definition(sagemaker_client, pipeline_name: str) -> dict:
     try:
         described = sagemaker_client.describe_pipeline(PipelineName=pipeline_name)
     except ClientError as error:
-        raise LookupError(f"pipeline {pipeline_name!r} not found: run `hscode pipeline upsert` first ({error})") from None
+        raise JobFailed(f"pipeline {pipeline_name!r} not found: run `hscode pipeline upsert` first ({error})") from None
     return json.loads(described["PipelineDefinition"])
 
 
 def start(sagemaker_client, pipeline_name: str, assignments: list[str], display_name: str | None = None) -> str:
-    """Starts an execution with validated parameter overrides; returns its ARN."""
-    params = parse_param_assignments(assignments)  # syntax first: no AWS call for a typo
-    pipeline_parameters = validate_params(params, deployed_definition(sagemaker_client, pipeline_name))
-    request = {"PipelineName": pipeline_name, "PipelineParameters": pipeline_parameters}
+    """Starts an execution with parameter overrides checked against the deployed definition; returns its ARN."""
+    params = parse_assignments(assignments)  # syntax first: no AWS call for a typo
+    declared = deployed_definition(sagemaker_client, pipeline_name).get("Parameters", [])
+    checked = check_overrides(declared, params)
+    request = {"PipelineName": pipeline_name,
+               "PipelineParameters": [{"Name": name, "Value": as_text(value)} for name, value in checked.items()]}
     if display_name:
         request["PipelineExecutionDisplayName"] = display_name
     return sagemaker_client.start_pipeline_execution(**request)["PipelineExecutionArn"]

@@ -1,38 +1,39 @@
 """The definition the local runner executes: built exactly as for AWS (offline, inside moto).
 
-Every object the SDK build uploaded (the content-hashed steps/ code, and the bundled dataset staged
-at the default InputDataUri / ReferenceDataUri) is copied into the local artifact store, so every
-s3:// URI in the definition names a real file on this machine.
+Every object the SDK build uploaded (the content-hashed job code, and whatever the module's
+stage_default_data hook put where its default parameters point) is copied into the local artifact
+store, so every s3:// URI in the definition names a real file on this machine.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.local.offline import build_offline
+from pipelines.local.pipeline_module import PipelineModule
 from pipelines.local.store import ArtifactStore
 
 
-def supported_build_options(options: dict) -> tuple[dict, dict]:
-    """Split options into those get_pipeline() accepts and those it does not (reported, not passed)."""
-    from pipelines.hs_code.pipeline import get_pipeline
-
-    accepted = inspect.signature(get_pipeline).parameters
-    return ({k: v for k, v in options.items() if k in accepted},
-            {k: v for k, v in options.items() if k not in accepted})
+@dataclass
+class LocalBuild:
+    definition: dict
+    pipeline_name: str
 
 
-def build_local_definition(home: Path, build_options: dict | None = None) -> dict:
-    """Build the definition offline and mirror its uploads into <home>/store; returns the definition."""
-    from pipelines.hs_code.offline import build_offline
+def build_local_definition(home: Path, module: PipelineModule, **build_arguments) -> LocalBuild:
+    """Build the module's definition offline and mirror its uploads into <home>/store.
 
+    `build_arguments`: naming (pipeline_name, model_package_group_name, base_job_prefix; None = the
+    module's defaults) and get_pipeline() options, as pipelines.local.offline.build_offline takes them.
+    """
     with _quiet_sdk():
-        build = build_offline(**(build_options or {}))
-    seed_store(ArtifactStore(Path(home) / "store"), build.objects)
-    return json.loads(build.definition)
+        build = build_offline(module, **build_arguments)
+    seed_store(ArtifactStore.under(home), build.objects)
+    return LocalBuild(json.loads(build.definition), build.pipeline_name)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from pipelines.local.errors import DefinitionError
 from pipelines.local.store import ArtifactStore
 
 _KEY_ATTRIBUTES = {
@@ -33,7 +34,7 @@ def parse_expire_after(text: str | None) -> timedelta | None:
         return None
     match = _DURATION.match(text.strip())
     if not match or not any(match.groups()):
-        raise ValueError(f"ExpireAfter {text!r} is not an ISO 8601 duration such as P30D or PT12H")
+        raise DefinitionError(f"CacheConfig.ExpireAfter {text!r} is not an ISO 8601 duration such as P30D or PT12H")
     years, months, weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
     return timedelta(days=365 * years + 30 * months + 7 * weeks + days, hours=hours, minutes=minutes, seconds=seconds)
 

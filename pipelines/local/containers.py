@@ -5,11 +5,9 @@ import os
 import sys
 from pathlib import Path
 
+from pipelines.local.errors import JobFailed  # noqa: F401 - re-exported: job modules raise it from here
+
 CONTAINER_ROOT = "/opt/ml"
-
-
-class JobFailed(Exception):
-    """A job that ran and failed; the message is the job's own error (the tail of its stderr)."""
 
 
 class ContainerPaths:

@@ -4,13 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from pipelines.local.errors import DefinitionError, required
 from pipelines.local.expressions import parse_path
 
 SUPPORTED_TYPES = ("Processing", "Training", "Tuning", "Condition", "RegisterModel", "Model", "Fail")
-
-
-class DefinitionError(Exception):
-    pass
 
 
 @dataclass
@@ -41,7 +38,8 @@ def build_dag(definition: dict) -> dict[str, StepNode]:
     nodes: dict[str, StepNode] = {}
 
     def add(spec: dict, branch: tuple[str, bool] | None) -> None:
-        name, kind = spec["Name"], spec["Type"]
+        name = required(spec, "Name", "a step of the definition")
+        kind = required(spec, "Type", f"step {name!r}")
         if name in nodes:
             raise DefinitionError(f"two steps are named {name!r}")
         if kind not in SUPPORTED_TYPES:
@@ -54,12 +52,16 @@ def build_dag(definition: dict) -> dict[str, StepNode]:
             node.depends_on.add(branch[0])
         nodes[name] = node
         if kind == "Condition":
-            for child in spec["Arguments"].get("IfSteps", []):
+            arguments = required(spec, "Arguments", f"condition step {name!r}")
+            required(arguments, "Conditions", f"condition step {name!r} Arguments")
+            for child in arguments.get("IfSteps", []):
                 add(child, (name, True))
-            for child in spec["Arguments"].get("ElseSteps", []):
+            for child in arguments.get("ElseSteps", []):
                 add(child, (name, False))
 
-    for spec in definition.get("Steps", []):
+    if not definition.get("Steps"):
+        raise DefinitionError("the definition has no Steps")
+    for spec in definition["Steps"]:
         add(spec, None)
     for node in nodes.values():
         # A condition step's own arguments include its branches; those are its children, not its inputs.

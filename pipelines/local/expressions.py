@@ -1,10 +1,10 @@
 """Resolving the definition's expressions: {"Get": ...}, {"Std:Join": ...}, {"Std:JsonGet": ...}.
 
 References take three forms, as SageMaker writes them:
-  {"Get": "Parameters.QualityThreshold"}
+  {"Get": "Parameters.Threshold"}
   {"Get": "Execution.PipelineExecutionId"}
-  {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['prepared'].S3Output.S3Uri"}
-Step properties are the Describe* response of the step's job (see properties.py), so the same paths work.
+  {"Get": "Steps.Prepare.ProcessingOutputConfig.Outputs['prepared'].S3Output.S3Uri"}
+Step properties are the Describe* response of the step's job (what the job modules return), so the same paths work.
 """
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import json
 import re
 from typing import Any, Callable, Mapping
 
+from pipelines.local.errors import DefinitionError, required
 
-class ResolutionError(Exception):
+
+class ResolutionError(DefinitionError):
     """A reference the runner cannot resolve (unknown parameter, step not run yet, bad path)."""
 
 
@@ -120,11 +122,13 @@ class Resolver:
         raise ResolutionError(f"cannot resolve {{'Get': {reference!r}}}: expected Parameters., Execution. or Steps.")
 
     def join(self, body: Mapping[str, Any]) -> str:
+        if not isinstance(body, dict) or not isinstance(body.get("Values", []), list):
+            raise ResolutionError(f"Std:Join needs {{'On': ..., 'Values': [...]}}, not {body!r:.120}")
         values = [render(self.resolve(item)) for item in body.get("Values", [])]
         return str(body.get("On", "")).join(values)
 
     def json_get(self, body: Mapping[str, Any]) -> Any:
-        path = body["Path"]
+        path = required(body, "Path", "Std:JsonGet")
         if "PropertyFile" in body:
             reference = body["PropertyFile"]
             if isinstance(reference, dict) and "Get" in reference:

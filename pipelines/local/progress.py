@@ -7,19 +7,7 @@ import time
 from typing import TextIO
 
 from pipelines.local.processes import _is_noise
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = float(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, rest = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m{rest:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{rest:02d}s"
+from steps.hsml.durations import format_duration
 
 
 def format_hyperparameters(values: dict) -> str:

@@ -48,7 +48,7 @@ class StepRecord:
     failure_reason: str | None = None
     log: str | None = None  # path of the step's log file
     properties: dict[str, Any] = field(default_factory=dict)  # what later steps read via {"Get": "Steps.X..."}
-    outputs: dict[str, Any] = field(default_factory=dict)  # a human summary (URIs, best trial, outcome)
+    outputs: dict[str, Any] = field(default_factory=dict)  # a human summary (URIs, the winning trial, outcome)
     cache_hit_from: str | None = None  # execution id whose outputs were reused
 
 
@@ -60,6 +60,7 @@ class ExecutionRecord:
     created: str
     parameters: dict[str, Any]
     profile: str | None = None
+    pipeline_module: str | None = None  # the module whose get_pipeline() built the definition, if known
     ended: str | None = None
     failure_reason: str | None = None
     retries: int = 0

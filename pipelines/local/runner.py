@@ -1,7 +1,7 @@
 """Walks the pipeline definition's DAG and runs each step locally, recording the execution as it goes.
 
     runner = LocalRunner(definition, home)
-    record = runner.start({"QualityThreshold": "0.5"})   # a new execution
+    record = runner.start({"Threshold": "0.5"})          # a new execution, parameters as --param gives them
     record = runner.retry(record.execution_id)           # from its failed step, reusing what succeeded
 """
 from __future__ import annotations
@@ -10,28 +10,37 @@ import json
 import signal
 import threading
 import time
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Mapping
 
 from pipelines.local import records as rec
 from pipelines.local.caching import StepCache, cache_key
-from pipelines.local.conditions import ConditionError, evaluate_all
-from pipelines.local.containers import JobFailed
+from pipelines.local.conditions import evaluate_all
 from pipelines.local.dag import StepNode, build_dag, topological_order
+from pipelines.local.errors import DefinitionError, JobFailed, LocalRunnerBug, internal_error_message
 from pipelines.local.expressions import ResolutionError, Resolver
-from pipelines.local.parameters import resolve_parameters
 from pipelines.local.processes import Interrupted, terminate_all
 from pipelines.local.processing import run_processing_job
-from pipelines.local.progress import Console, format_duration
-from pipelines.local.registration import data_hash_from_report, register_model_package
+from pipelines.local.progress import Console
+from pipelines.local.property_files import property_file_uri, read_json
+from pipelines.local.registration import register_model_package
 from pipelines.local.store import ArtifactStore, StoreError
 from pipelines.local.training import run_training_job
 from pipelines.local.tuning import run_tuning_job
+from pipelines.parameters import resolve_parameters
+
+RUNNER_LOG = "runner.log"  # in an execution's logs/: the traceback of an internal error
 
 
 class StepFailed(Exception):
     """A step ended Failed; its message is the failure reason recorded for the step and the execution."""
+
+
+# What fails a step (and only the step): errors in the definition, failed jobs, missing data, a Fail step.
+# Any other exception is a bug in the runner (see _record_internal_error).
+_STEP_FAILURES = (DefinitionError, JobFailed, StoreError, StepFailed)
 
 
 @contextmanager
@@ -58,25 +67,28 @@ class LocalRunner:
         self.definition = json.loads(definition) if isinstance(definition, str) else definition
         self.home = Path(home)
         self.console = console or Console()
-        self.store = ArtifactStore(self.home / "store")
+        self.store = ArtifactStore.under(self.home)
         self.executions = rec.ExecutionStore(self.home)
         self.cache = StepCache(self.home, self.store) if use_cache else None
         self.nodes = build_dag(self.definition)
         self.order = topological_order(self.nodes)
-        self.pipeline_name = pipeline_name or self.definition.get("PipelineName") or "hs-code-pipeline"
+        self.pipeline_name = pipeline_name or self.definition.get("PipelineName") or "local-pipeline"
 
     # ---- entry points
-    def start(self, overrides: Mapping[str, str] | list[str] = (), profile: str | None = None) -> rec.ExecutionRecord:
+    def start(self, overrides: Mapping[str, str] | list[str] = (), profile: str | None = None,
+              pipeline_module: str | None = None) -> rec.ExecutionRecord:
+        """A new execution. `profile` and `pipeline_module` are labels kept in the record (for describe)."""
         parameters = resolve_parameters(self.definition.get("Parameters", []), overrides)
         record = rec.ExecutionRecord(
             execution_id=rec.new_execution_id(), pipeline_name=self.pipeline_name, status=rec.EXECUTING,
-            created=rec.now(), parameters=parameters, profile=profile,
+            created=rec.now(), parameters=parameters, profile=profile, pipeline_module=pipeline_module,
             steps={name: rec.StepRecord(name, node.type) for name, node in self.nodes.items()},
         )
         self.executions.save_definition(record.execution_id, self.definition)
         self.executions.save(record)
+        steps = f"{len(self.nodes)} step{'s' * (len(self.nodes) != 1)}"
         self.console.say(f"Execution {record.execution_id} of {self.pipeline_name}"
-                         f"{f' (profile {profile})' if profile else ''}: {len(self.nodes)} steps")
+                         f"{f' (profile {profile})' if profile else ''}: {steps}")
         self.console.say("  parameters: " + " ".join(f"{k}={v}" for k, v in parameters.items()))
         return self._execute(record)
 
@@ -126,9 +138,28 @@ class LocalRunner:
                 if step.started:
                     step.elapsed_s = rec.seconds_between(step.started, step.ended)
             record.status, record.failure_reason = rec.STOPPED, f"stopped during step {current}"
+        except Exception as bug:
+            self._record_internal_error(record, current, bug)
+            raise LocalRunnerBug(record.failure_reason) from bug
         record.ended = rec.now()
         self.executions.save(record)
         return record
+
+    def _record_internal_error(self, record: rec.ExecutionRecord, current: str | None, bug: Exception) -> None:
+        """A bug in the runner, not in the definition or a job: Failed, with the traceback in the execution's log."""
+        terminate_all()
+        message = internal_error_message(bug)
+        log = self._logs_dir(record) / RUNNER_LOG
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"{rec.now()} {message}\n{''.join(traceback.format_exception(bug))}\n")
+        if current:
+            step = record.steps[current]
+            step.status, step.failure_reason, step.ended = rec.FAILED, message, rec.now()
+            if step.started:
+                step.elapsed_s = rec.seconds_between(step.started, step.ended)
+        record.status, record.failure_reason = rec.FAILED, f"{message} (traceback in {log})"
+        record.ended = rec.now()
+        self.executions.save(record)
 
     def _skip_reason(self, node: StepNode, record: rec.ExecutionRecord) -> str | None:
         if node.branch:
@@ -151,7 +182,7 @@ class LocalRunner:
         began = time.monotonic()
         try:
             properties, outputs = self._dispatch(node, record)
-        except (JobFailed, ResolutionError, StoreError, ConditionError, StepFailed, ValueError, KeyError) as error:
+        except _STEP_FAILURES as error:
             step.status, step.failure_reason = rec.FAILED, _reason(error)
             step.ended, step.elapsed_s = rec.now(), round(time.monotonic() - began, 2)
             self.executions.save(record)
@@ -180,10 +211,7 @@ class LocalRunner:
         if node.type == "Model":
             return {**arguments, "ModelName": f"pipelines-{record.execution_id}-{node.name}".lower()}, {}
         if node.type == "RegisterModel":
-            prepared = [o["S3Output"]["S3Uri"] for s in record.steps.values() if s.type == "Processing"
-                        for o in s.properties.get("ProcessingOutputConfig", {}).get("Outputs", [])]
-            properties = register_model_package(arguments, self.store, self.home, record.execution_id,
-                                                data_hash_from_report(self.store, prepared))
+            properties = register_model_package(arguments, self.home, record.execution_id)
             return properties, {"summary": f"model package version {properties['ModelPackageVersion']} "
                                            f"({properties['ModelApprovalStatus']})",
                                 "model_package_arn": properties["ModelPackageArn"],
@@ -213,7 +241,7 @@ class LocalRunner:
             properties = run_training_job(job_name, arguments, self.store, jobs_dir / job_name, log,
                                           self.console.job_line(""))
         else:  # Tuning
-            properties = run_tuning_job(f"tune-{record.execution_id}".lower(), arguments, self.store, jobs_dir,
+            properties = run_tuning_job(f"{node.name}-{record.execution_id}".lower(), arguments, self.store, jobs_dir,
                                         logs_dir, self.console)
         if key and self.cache:
             self.cache.save(key, record.execution_id, properties)
@@ -231,23 +259,10 @@ class LocalRunner:
             return step.properties
 
         def property_file(step_name: str, file_name: str) -> Any:
-            spec = next((f for f in self.nodes[step_name].spec.get("PropertyFiles", [])
-                         if f["PropertyFileName"] == file_name), None)
-            if spec is None:
-                raise ResolutionError(f"step {step_name!r} declares no property file {file_name!r}")
-            output = next(o for o in step_properties(step_name)["ProcessingOutputConfig"]["Outputs"]
-                          if o["OutputName"] == spec["OutputName"])
-            uri = output["S3Output"]["S3Uri"].rstrip("/") + "/" + spec["FilePath"]
-            return read_json(uri)
-
-        def read_json(uri: str) -> Any:
-            path = self.store.path_for(uri)
-            if not path.is_file():
-                raise ResolutionError(f"{uri} does not exist (local store: {path})")
-            try:
-                return json.loads(path.read_text())
-            except ValueError as error:
-                raise ResolutionError(f"{uri} is not valid JSON: {error}") from error
+            if step_name not in self.nodes:
+                raise ResolutionError(f"no step named {step_name!r} in the pipeline")
+            return read_json(self.store, property_file_uri(step_name, self.nodes[step_name].spec,
+                                                           step_properties(step_name), file_name))
 
         variables = {
             "PipelineExecutionId": record.execution_id,
@@ -258,7 +273,8 @@ class LocalRunner:
             "StartDateTime": record.created,
             "CurrentDateTime": rec.now(),
         }
-        return Resolver(record.parameters, variables, step_properties, property_file, read_json)
+        return Resolver(record.parameters, variables, step_properties, property_file,
+                        lambda uri: read_json(self.store, uri))
 
     def _jobs_dir(self, record: rec.ExecutionRecord) -> Path:
         return self.executions.folder(record.execution_id) / "jobs"
@@ -270,10 +286,7 @@ class LocalRunner:
 
 
 def _reason(error: BaseException) -> str:
-    text = str(error)
-    if isinstance(error, KeyError):
-        text = f"the step's arguments lack {text}"
-    return text or type(error).__name__
+    return str(error) or type(error).__name__
 
 
 def _job_outputs(step_type: str, properties: dict) -> dict:
@@ -291,7 +304,7 @@ def _job_outputs(step_type: str, properties: dict) -> dict:
     number = next(i for i, s in enumerate(trials, 1) if s["TrainingJobName"] == best["TrainingJobName"])
     counters = properties.get("TrainingJobStatusCounters", {})
     return {
-        "summary": f"best trial {number}/{len(trials)}: {objective['MetricName']}={objective['Value']:.4f}",
+        "summary": f"trial {number}/{len(trials)} won: {objective['MetricName']}={objective['Value']:.4f}",
         "best_training_job": best["TrainingJobName"],
         "best_trial": number,
         "objective": objective,
@@ -305,4 +318,4 @@ def _job_outputs(step_type: str, properties: dict) -> dict:
     }
 
 
-__all__ = ["LocalRunner", "StepFailed", "format_duration"]
+__all__ = ["LocalRunner", "StepFailed"]

@@ -1,5 +1,7 @@
 """The local artifact store: a folder tree that mirrors S3 (s3://bucket/key <-> <home>/store/bucket/key).
 
+This is the one s3:// -> local path mapping: anything that looks for an s3:// object on this machine
+(the runner, the local registry, the CLI) asks `ArtifactStore.under(home).path_for(uri)`.
 Writes go to a temporary sibling first and are renamed into place, so a runner killed mid-copy
 never leaves a half-written object or prefix behind.
 """
@@ -16,7 +18,11 @@ class StoreError(Exception):
     """A missing object or a URI the store cannot map; the message says what to do."""
 
 
+STORE_FOLDER = "store"  # under the local home (HSCODE_HOME)
+
+
 def split_s3_uri(uri: str) -> tuple[str, str]:
+    """'s3://bucket/a/b' -> ('bucket', 'a/b'); the key may be empty for a whole bucket."""
     parsed = urlparse(str(uri))
     if parsed.scheme != "s3" or not parsed.netloc:
         raise StoreError(f"{uri!r} is not an s3://bucket/key URI")
@@ -26,6 +32,11 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 class ArtifactStore:
     def __init__(self, root: Path):
         self.root = Path(root)
+
+    @classmethod
+    def under(cls, home: Path) -> "ArtifactStore":
+        """The store of a local home (<home>/store)."""
+        return cls(Path(home) / STORE_FOLDER)
 
     def path_for(self, uri: str) -> Path:
         bucket, key = split_s3_uri(uri)

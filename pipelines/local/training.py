@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from pipelines.local.containers import ContainerPaths, JobFailed, command_for, job_environment
+from pipelines.local.containers import ContainerPaths, command_for, job_environment
+from pipelines.local.errors import DefinitionError, JobFailed, required, required_path
 from pipelines.local.processes import error_summary, run_process
 from pipelines.local.store import ArtifactStore
 
@@ -29,12 +30,16 @@ def final_metrics(log_text: str, metric_definitions: list[dict]) -> dict[str, fl
     """SageMaker's rule: each metric's value is the last match of its regex in the job's log."""
     values: dict[str, float] = {}
     for definition in metric_definitions:
-        matches = re.findall(definition["Regex"], log_text)
+        name = required(definition, "Name", "a MetricDefinitions entry")
+        try:
+            matches = re.findall(required(definition, "Regex", f"MetricDefinitions[{name!r}]"), log_text)
+        except re.error as error:
+            raise DefinitionError(f"MetricDefinitions[{name!r}].Regex is not a regular expression: {error}") from None
         if matches:
             last = matches[-1]
             last = last[0] if isinstance(last, tuple) else last
             try:
-                values[definition["Name"]] = float(last)
+                values[name] = float(last)
             except ValueError:
                 continue
     return values
@@ -64,13 +69,15 @@ def run_training_job(job_name: str, arguments: dict, store: ArtifactStore, job_d
     if job_dir.exists():
         shutil.rmtree(job_dir)
     paths = ContainerPaths(job_dir)
+    output_path = str(required_path(arguments, "OutputDataConfig.S3OutputPath", "the training job")).rstrip("/")
     algorithm = arguments.get("AlgorithmSpecification", {})
     hyperparameters = {k: str(v) for k, v in (arguments.get("HyperParameters") or {}).items()}
 
     channels = []
     for channel in arguments.get("InputDataConfig", []):
-        name = channel["ChannelName"]
-        store.fetch(str(channel["DataSource"]["S3DataSource"]["S3Uri"]), paths.local(f"/opt/ml/input/data/{name}"))
+        name = required(channel, "ChannelName", "an InputDataConfig channel")
+        uri = required_path(channel, "DataSource.S3DataSource.S3Uri", f"InputDataConfig[{name!r}]")
+        store.fetch(str(uri), paths.local(f"/opt/ml/input/data/{name}"))
         channels.append(name)
     model_dir, output_data_dir = paths.local("/opt/ml/model"), paths.local("/opt/ml/output/data")
     model_dir.mkdir(parents=True)
@@ -90,8 +97,8 @@ def run_training_job(job_name: str, arguments: dict, store: ArtifactStore, job_d
         command = command_for(list(algorithm["ContainerEntrypoint"]) + list(algorithm.get("ContainerArguments", [])),
                               paths)
     else:
-        raise JobFailed(f"{job_name}: neither a sagemaker_program hyper-parameter nor a ContainerEntrypoint says "
-                        "what to run; the local runner cannot run the image's built-in algorithm")
+        raise DefinitionError(f"{job_name}: neither a sagemaker_program hyper-parameter nor a ContainerEntrypoint "
+                              "says what to run; the local runner cannot run the image's built-in algorithm")
     for name, value in script_hyperparameters.items():
         command += [f"--{name}", value]
 
@@ -120,7 +127,6 @@ def run_training_job(job_name: str, arguments: dict, store: ArtifactStore, job_d
         raise JobFailed(reason or error_summary(result.stderr_tail, result.returncode))
 
     metrics = final_metrics(log_path.read_text(errors="replace"), algorithm.get("MetricDefinitions", []))
-    output_path = str(arguments["OutputDataConfig"]["S3OutputPath"]).rstrip("/")
     model_uri = f"{output_path}/{job_name}/output/model.tar.gz"
     with tempfile.TemporaryDirectory() as scratch:
         tarball = Path(scratch) / "model.tar.gz"

@@ -15,11 +15,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.local.containers import JobFailed
+from pipelines.local.errors import DefinitionError, JobFailed, as_number, required
 from pipelines.local.processes import terminate_all
-from pipelines.local.progress import Console, format_duration, format_hyperparameters
+from pipelines.local.progress import Console, format_hyperparameters
 from pipelines.local.store import ArtifactStore
 from pipelines.local.training import run_training_job
+from steps.hsml.durations import format_duration
 
 
 @dataclass
@@ -44,19 +45,24 @@ class SearchSpace:
         self.distributions: dict[str, object] = {}
         self.reverse_log: set[str] = set()
         for spec in ranges.get("ContinuousParameterRanges", []):
-            low, high, scaling = float(spec["MinValue"]), float(spec["MaxValue"]), spec.get("ScalingType", "Auto")
+            name, low, high = _bounds(spec, float)
+            scaling = spec.get("ScalingType", "Auto")
             if scaling == "ReverseLogarithmic":  # dense near the top: sample 1 - x on a log scale
-                self.reverse_log.add(spec["Name"])
-                self.distributions[spec["Name"]] = d.FloatDistribution(1 - high, 1 - low, log=True)
+                self.reverse_log.add(name)
+                self.distributions[name] = _distribution(d.FloatDistribution, name, 1 - high, 1 - low, log=True)
             else:
-                self.distributions[spec["Name"]] = d.FloatDistribution(low, high, log=scaling == "Logarithmic")
+                self.distributions[name] = _distribution(d.FloatDistribution, name, low, high,
+                                                         log=scaling == "Logarithmic")
         for spec in ranges.get("IntegerParameterRanges", []):
-            self.distributions[spec["Name"]] = d.IntDistribution(
-                int(spec["MinValue"]), int(spec["MaxValue"]), log=spec.get("ScalingType") == "Logarithmic")
+            name, low, high = _bounds(spec, int)
+            self.distributions[name] = _distribution(d.IntDistribution, name, low, high,
+                                                     log=spec.get("ScalingType") == "Logarithmic")
         for spec in ranges.get("CategoricalParameterRanges", []):
-            self.distributions[spec["Name"]] = d.CategoricalDistribution([str(v) for v in spec["Values"]])
+            name = required(spec, "Name", "a CategoricalParameterRanges entry")
+            values = required(spec, "Values", f"CategoricalParameterRanges[{name!r}]")
+            self.distributions[name] = _distribution(d.CategoricalDistribution, name, [str(v) for v in values])
         if not self.distributions:
-            raise JobFailed("the tuning job has no ParameterRanges to search")
+            raise DefinitionError("the tuning job has no ParameterRanges to search")
 
     def as_hyperparameters(self, params: dict) -> dict[str, str]:
         values = {}
@@ -65,6 +71,21 @@ class SearchSpace:
                 value = 1 - value
             values[name] = f"{value:.6g}" if isinstance(value, float) else str(value)
         return values
+
+
+def _bounds(spec: dict, kind: type) -> tuple[str, float, float]:
+    name = required(spec, "Name", "a parameter range")
+    where = f"ParameterRanges[{name!r}]"
+    return (name, as_number(required(spec, "MinValue", where), kind, f"{where}.MinValue"),
+            as_number(required(spec, "MaxValue", where), kind, f"{where}.MaxValue"))
+
+
+def _distribution(kind, name: str, *args, **kwargs):
+    """An optuna distribution, or a DefinitionError for a range it refuses (low above high, log of 0...)."""
+    try:
+        return kind(*args, **kwargs)
+    except ValueError as error:
+        raise DefinitionError(f"ParameterRanges[{name!r}]: {error}") from None
 
 
 def _sampler(strategy: str, seed: int, max_jobs: int):
@@ -82,18 +103,20 @@ def run_tuning_job(tuning_job_name: str, arguments: dict, store: ArtifactStore, 
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    config = arguments["HyperParameterTuningJobConfig"]
-    template = arguments["TrainingJobDefinition"]
-    objective = config["HyperParameterTuningJobObjective"]
-    metric_name, direction = objective["MetricName"], objective.get("Type", "Maximize")
+    config = required(arguments, "HyperParameterTuningJobConfig", "the tuning job's arguments")
+    template = required(arguments, "TrainingJobDefinition", "the tuning job's arguments")
+    objective = required(config, "HyperParameterTuningJobObjective", "HyperParameterTuningJobConfig")
+    metric_name = required(objective, "MetricName", "HyperParameterTuningJobObjective")
+    direction = objective.get("Type", "Maximize")
     limits = config.get("ResourceLimits", {})
-    max_jobs = int(limits.get("MaxNumberOfTrainingJobs", 1))
-    requested_parallel = int(limits.get("MaxParallelTrainingJobs", 1))
+    max_jobs = as_number(limits.get("MaxNumberOfTrainingJobs", 1), int, "ResourceLimits.MaxNumberOfTrainingJobs")
+    requested_parallel = as_number(limits.get("MaxParallelTrainingJobs", 1), int,
+                                   "ResourceLimits.MaxParallelTrainingJobs")
     parallel = max(1, min(requested_parallel, max_jobs, os.cpu_count() or 1))
     if max_jobs < 1:
-        raise JobFailed(f"MaxNumberOfTrainingJobs is {max_jobs}: it must be at least 1")
+        raise DefinitionError(f"MaxNumberOfTrainingJobs is {max_jobs}: it must be at least 1")
     space = SearchSpace(config.get("ParameterRanges", {}))
-    seed = int(config.get("RandomSeed", 0))
+    seed = as_number(config.get("RandomSeed", 0), int, "HyperParameterTuningJobConfig.RandomSeed")
     strategy = config.get("Strategy", "Bayesian")
     study = optuna.create_study(direction="maximize" if direction == "Maximize" else "minimize",
                                 sampler=_sampler(strategy, seed, max_jobs))
@@ -116,7 +139,7 @@ def run_tuning_job(tuning_job_name: str, arguments: dict, store: ArtifactStore, 
             trial.model_uri = properties["ModelArtifacts"]["S3ModelArtifacts"]
             if metric_name not in trial.metrics:
                 raise JobFailed(f"the objective metric {metric_name!r} never appeared in the trial's log "
-                                f"(regex {next((m['Regex'] for m in template['AlgorithmSpecification'].get('MetricDefinitions', []) if m['Name'] == metric_name), '?')})")
+                                f"(regex {_metric_regex(template, metric_name)})")
             trial.objective = trial.metrics[metric_name]
             trial.status = "Completed"
         except JobFailed as failure:
@@ -161,6 +184,11 @@ def run_tuning_job(tuning_job_name: str, arguments: dict, store: ArtifactStore, 
         last = trials[-1].failure_reason if trials else "no trial ran"
         raise JobFailed(f"all {len(trials)} training jobs of the tuning job failed; the last one said:\n{last}")
     return _properties(tuning_job_name, arguments, trials, best, metric_name, direction)
+
+
+def _metric_regex(template: dict, metric_name: str) -> str:
+    definitions = template.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+    return next((m.get("Regex") for m in definitions if m.get("Name") == metric_name), "none defined")
 
 
 def _best(trials: list[Trial], direction: str) -> Trial | None:

@@ -7,6 +7,7 @@ import boto3
 import pytest
 
 from pipelines.cli import main
+from pipelines.hs_code.pipeline import STEP_NAMES
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/hs-code-pipeline"
@@ -49,7 +50,8 @@ def test_upsert_creates_pipeline_group_and_stages_data(aws, upserted, capsys):
     sagemaker = aws.client("sagemaker")
     arn = sagemaker.describe_pipeline(PipelineName=PIPELINE)["PipelineArn"]
     definition = json.loads(sagemaker.describe_pipeline(PipelineName=PIPELINE)["PipelineDefinition"])
-    assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Tune", "Evaluate", "CheckQuality"]
+    # The top-level steps; Register and Fail are the CheckQuality branches.
+    assert {s["Name"] for s in definition["Steps"]} | {"Register", "Fail"} == set(STEP_NAMES)
     assert sagemaker.describe_model_package_group(ModelPackageGroupName=GROUP)["ModelPackageGroupName"] == GROUP
     keys = {o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert "hs-code/data/hs_descriptions_full.csv.gz" in keys
@@ -74,19 +76,36 @@ def test_start_with_params_and_wait(aws, upserted, capsys):
     assert "execution Succeeded" in err
 
 
-@pytest.mark.parametrize("param, message", [
-    ("MaxTuningJobs", "expected Name=Value"),
-    ("=3", "expected Name=Value"),
-    ("NoSuchParameter=1", "no such parameter"),
-    ("MaxTuningJobs=many", "is Integer"),
-    ("QualityThreshold=high", "is Float"),
+# The same parser and messages as `hscode pipeline run --local` (pipelines/parameters.py).
+@pytest.mark.parametrize("params, message", [
+    (["MaxTuningJobs"], "--param 'MaxTuningJobs': write it as Name=Value"),
+    (["=3"], "--param '=3': write it as Name=Value"),
+    (["NoSuchParameter=1"], "unknown parameter(s) NoSuchParameter; the pipeline's parameters are: "),
+    (["MaxTuningJobs=many"], "parameter MaxTuningJobs is an Integer: 'many' is not a whole number"),
+    (["QualityThreshold=high"], "parameter QualityThreshold is a Float: 'high' is not a number"),
+    (["MaxTuningJobs=2", "MaxTuningJobs=3"], "--param MaxTuningJobs is given twice ('2' and '3'): give it once"),
 ])
-def test_start_rejects_bad_params(aws, upserted, capsys, param, message):
+def test_start_rejects_bad_params(aws, upserted, capsys, params, message):
     before = len(_executions(aws))
-    code = main(["pipeline", "start", "--pipeline-name", PIPELINE, "--param", param])
+    code = main(["pipeline", "start", "--pipeline-name", PIPELINE, *[f"--param={p}" for p in params]])
     assert code == 2
-    assert message in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("hscode pipeline start: error: " + message)
     assert len(_executions(aws)) == before
+
+
+def test_start_sends_the_checked_values(aws, upserted, capsys):
+    assert main(["pipeline", "start", "--pipeline-name", PIPELINE, "--param", "MaxTuningJobs=3"]) == 0
+    arn = capsys.readouterr().out.strip()
+    sent = aws.client("sagemaker").list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+    assert {"Name": "MaxTuningJobs", "Value": "3"} in sent
+
+
+def test_upsert_takes_any_pipeline_module(aws, capsys):
+    assert main(["pipeline", "upsert", "--module-name", "tests.pipelines.local.tiny_pipeline"]) == 0
+    described = aws.client("sagemaker").describe_pipeline(PipelineName="tiny-pipeline")
+    assert capsys.readouterr().out.strip() == described["PipelineArn"]
+    assert [s["Name"] for s in json.loads(described["PipelineDefinition"])["Steps"]] == ["CountRows"]
+    assert described["PipelineDescription"].startswith("A second pipeline module")
 
 
 def test_definition_with_credentials_uploads_code_to_the_bucket(aws, capsys):
@@ -103,7 +122,8 @@ def test_definition_with_credentials_uploads_code_to_the_bucket(aws, capsys):
 
 def test_start_of_unknown_pipeline_says_to_upsert(aws, capsys):
     assert main(["pipeline", "start", "--pipeline-name", "never-upserted"]) == 1
-    assert "hscode pipeline upsert" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("hscode pipeline start: error: pipeline 'never-upserted' not found: "
+                                              "run `hscode pipeline upsert` first")
 
 
 def test_upsert_without_role_or_bucket_says_what_to_set(monkeypatch, capsys):
@@ -111,6 +131,7 @@ def test_upsert_without_role_or_bucket_says_what_to_set(monkeypatch, capsys):
     monkeypatch.delenv("HSCODE_ARTIFACT_BUCKET")
     assert main(["pipeline", "upsert"]) == 2
     err = capsys.readouterr().err
+    assert err.startswith("hscode pipeline upsert: error: upsert needs ")
     assert "--role-arn or $SAGEMAKER_PIPELINE_ROLE_ARN" in err and "--bucket or $HSCODE_ARTIFACT_BUCKET" in err
 
 

@@ -118,7 +118,9 @@ def definition(preprocess_sleep: float = 0.0) -> dict:
                         [("data", {"Get": "Parameters.InputDataUri"}, "/opt/ml/processing/input/data")],
                         [("prepared", "/opt/ml/processing/output")],
                         ["--input-dir", "/opt/ml/processing/input/data", "--output-dir", "/opt/ml/processing/output",
-                         "--sleep", str(preprocess_sleep)]),
+                         "--sleep", str(preprocess_sleep)],
+                        property_files=[{"PropertyFileName": "PreprocessReport", "OutputName": "prepared",
+                                         "FilePath": "report.json"}]),
             {
                 "Name": "Tune", "Type": "Tuning",
                 "Arguments": {
@@ -175,6 +177,14 @@ def definition(preprocess_sleep: float = 0.0) -> dict:
                                                        "SupportedContentTypes": ["application/json"],
                                                        "SupportedResponseMIMETypes": ["application/json"]},
                             "ModelApprovalStatus": {"Get": "Parameters.ModelApprovalStatus"},
+                            # Lineage and metrics travel in the request itself, as the real definition does.
+                            "CustomerMetadataProperties": {
+                                "execution-id": {"Get": "Execution.PipelineExecutionId"},
+                                "data-hash": {"Std:JsonGet": {
+                                    "PropertyFile": {"Get": "Steps.Preprocess.PropertyFiles.PreprocessReport"},
+                                    "Path": "data_sha256"}},
+                                "metric.accuracy": {"Std:Join": {"On": "", "Values": [accuracy]}},
+                            },
                         },
                     }],
                     "ElseSteps": [{

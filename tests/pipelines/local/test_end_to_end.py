@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 
 from pipelines import settings
+from pipelines.hs_code import PIPELINE_MODULE
 from pipelines.local import records as rec
 from pipelines.local.build import build_local_definition
+from pipelines.local.pipeline_module import PipelineModule
 from pipelines.local.progress import Console
 from pipelines.local.runner import LocalRunner
 from pipelines.local.store import ArtifactStore
@@ -33,10 +35,11 @@ def _tiny_slice(codes: int = 6, per_code: int = 25) -> bytes:
 def test_real_definition_runs_end_to_end_on_a_tiny_slice(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("HSCODE_HOME", str(home))
-    definition = build_local_definition(home, {"static_hyperparameters": {"epochs": "1", "patience": "1"}})
-    ArtifactStore(home / "store").put_bytes(SLICE_URI + "slice.csv", _tiny_slice())
+    build = build_local_definition(home, PipelineModule.load(PIPELINE_MODULE),
+                                   static_hyperparameters={"epochs": "1", "patience": "1"})
+    ArtifactStore.under(home).put_bytes(SLICE_URI + "slice.csv", _tiny_slice())
     out = io.StringIO()
-    runner = LocalRunner(definition, home, Console(stream=out))
+    runner = LocalRunner(build.definition, home, Console(stream=out), pipeline_name=build.pipeline_name)
 
     record = runner.start({"InputDataUri": SLICE_URI, "MaxTuningJobs": "2", "MaxParallelTuningJobs": "2",
                            "QualityThreshold": "0"})

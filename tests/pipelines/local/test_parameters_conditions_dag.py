@@ -4,8 +4,10 @@ import pytest
 
 from pipelines.local.caching import parse_expire_after
 from pipelines.local.conditions import evaluate_all, evaluate_condition
-from pipelines.local.dag import DefinitionError, build_dag, topological_order
-from pipelines.local.parameters import ParameterError, parse_override, resolve_parameters
+from pipelines.local.dag import build_dag, topological_order
+from pipelines.local.errors import DefinitionError
+from pipelines.parameters import ParameterError, check_overrides, parse_assignments, resolve_parameters
+from steps.hsml.cli_errors import UsageError
 from tests.pipelines.local import fake_pipeline
 
 DECLARED = [
@@ -32,16 +34,29 @@ def test_overrides_are_typed_by_the_declared_type():
     ("Fast=yes", "Fast is a Boolean"),
     ("Status=Maybe", "Status must be one of PendingManualApproval, Approved"),
     ("Threshold=0.5", "unknown parameter\\(s\\) Threshold; the pipeline's parameters are: InputDataUri"),
-    ("QualityThreshold", "malformed parameter override 'QualityThreshold': write it as Name=Value"),
-    ("=3", "malformed parameter override"),
+    ("QualityThreshold", "--param 'QualityThreshold': write it as Name=Value, e.g. --param QualityThreshold=VALUE"),
+    ("=3", "--param '=3': write it as Name=Value"),
 ])
 def test_malformed_overrides_are_refused_with_a_clear_message(override, message):
     with pytest.raises(ParameterError, match=message):
         resolve_parameters(DECLARED, [override])
 
 
-def test_parse_override_keeps_everything_after_the_first_equals():
-    assert parse_override("A=b=c") == ("A", "b=c")
+def test_a_name_given_twice_is_refused_not_last_wins():
+    with pytest.raises(ParameterError, match="--param MaxTuningJobs is given twice \\('4' and '6'\\): give it once"):
+        parse_assignments(["MaxTuningJobs=4", "QualityThreshold=0.5", "MaxTuningJobs=6"])
+
+
+def test_parameter_errors_are_usage_errors_with_exit_status_2():
+    assert issubclass(ParameterError, UsageError)
+
+
+def test_parse_assignments_keeps_everything_after_the_first_equals():
+    assert parse_assignments(["A=b=c", "B="]) == {"A": "b=c", "B": ""}
+
+
+def test_check_overrides_converts_only_what_was_given():
+    assert check_overrides(DECLARED, {"MaxTuningJobs": "4", "Fast": "false"}) == {"MaxTuningJobs": 4, "Fast": False}
 
 
 def test_conditions():
@@ -55,6 +70,17 @@ def test_conditions():
         {"Type": "Equals", "LeftValue": 1, "RightValue": 2}, {"Type": "GreaterThan", "LeftValue": 3, "RightValue": 2}]}, resolve)[0]
     assert evaluate_all([{"Type": "GreaterThan", "LeftValue": 3, "RightValue": 2},
                          {"Type": "LessThan", "LeftValue": 3, "RightValue": 2}], resolve)[0] is False
+
+
+@pytest.mark.parametrize("condition, message", [
+    ({"Type": "GreaterThan", "LeftValue": 1}, "condition GreaterThan lacks 'RightValue'"),
+    ({"LeftValue": 1, "RightValue": 2}, "a condition lacks 'Type'"),
+    ({"Type": "Between", "LeftValue": 1, "RightValue": 2}, "condition type 'Between' is not supported"),
+    ({"Type": "GreaterThan", "LeftValue": "a", "RightValue": None}, "cannot compare 'a' with None"),
+])
+def test_malformed_conditions_are_definition_errors(condition, message):
+    with pytest.raises(DefinitionError, match=message):
+        evaluate_condition(condition, lambda v: v)
 
 
 def test_dag_flattens_condition_branches_and_orders_by_dependency():
@@ -83,5 +109,5 @@ def test_expire_after_durations():
     assert parse_expire_after("PT1H").total_seconds() == 3600
     assert parse_expire_after("30d").days == 30
     assert parse_expire_after(None) is None
-    with pytest.raises(ValueError, match="ISO 8601"):
+    with pytest.raises(DefinitionError, match="ISO 8601"):
         parse_expire_after("soon")

@@ -7,8 +7,8 @@ import tarfile
 import pytest
 
 from pipelines.local import records as rec
-from pipelines.local.parameters import ParameterError
-from pipelines.local.summary import render
+from pipelines.local.summary import ExecutionView, render
+from pipelines.parameters import ParameterError
 from pipelines.registry import LocalRegistry
 from tests.pipelines.local import fake_pipeline
 
@@ -37,15 +37,18 @@ def test_threshold_met_registers_the_best_trial(make_runner, home, fake_store):
     version = versions[0]
     assert version.status == "PendingManualApproval"
     assert version.execution_id == record.execution_id
-    assert version.data_hash == "abc123"  # from the preprocess report.json
+    # Lineage and metrics come from the resolved request (CustomerMetadataProperties), as on SageMaker.
+    assert version.data_hash == "abc123"
     assert version.metrics["accuracy"] == pytest.approx(round(best["objective"], 4))
     artifact = fake_store.path_for(version.model_data_url)
     assert version.model_data_url.endswith(f"{tune.outputs['best_training_job']}/output/model.tar.gz")
     with tarfile.open(artifact) as archive:
         assert json.load(archive.extractfile("metadata.json"))["hps"]["units"] == hps["units"]
 
-    text = render(record, runner.store)
-    assert "hscode registry approve 1" in text and "latest-approved" in text
+    text = render(ExecutionView(record, runner.store, runner.definition))
+    assert f"Execution {record.execution_id}: Succeeded" in text
+    assert "Register-RegisterModel  Succeeded" in text and "model package version 1" in text
+    assert "retry" not in text
 
 
 def test_threshold_missed_fails_with_the_measured_value_and_registers_nothing(make_runner, home):
@@ -78,7 +81,8 @@ def test_crashing_step_fails_with_its_own_error_then_retry_reuses_earlier_steps(
     assert "RuntimeError: model.tar.gz has no SavedModel in 1/" in record.steps["Evaluate"].failure_reason
     assert record.steps["CheckQuality"].status == rec.NOT_STARTED
     assert LocalRegistry(home=home).list_versions("fake-group") == []
-    assert f"hscode pipeline retry {record.execution_id}" in render(record, runner.store)
+    assert f"hscode pipeline retry {record.execution_id}" in render(ExecutionView(record, runner.store,
+                                                                                  runner.definition))
     tune_ended = record.steps["Tune"].ended
 
     fake_store.put_bytes(f"{fake_pipeline.CODE_URI}steps/evaluate.py", good_evaluate)  # the fix
@@ -147,16 +151,18 @@ def test_executions_are_listed_and_described(make_runner, home, capsys):
     assert record.execution_id in capsys.readouterr().out
     assert main(["pipeline", "describe", record.execution_id]) == 0
     out = capsys.readouterr().out
-    assert "Tune" in out and "best trial" in out and "trial 3:" in out
+    assert "Tune" in out and "trial" in out and "logs:" in out and "parameters: InputDataUri=" in out
     assert main(["pipeline", "describe", "nope"]) == 2
-    assert "no execution 'nope'" in capsys.readouterr().err
+    assert "hscode pipeline describe: error: no execution 'nope'" in capsys.readouterr().err
 
 
 def test_cli_refuses_malformed_overrides_and_unknown_executions(home, capsys):
     from pipelines.cli import main
 
     assert main(["pipeline", "run", "--local", "--param", "QualityThreshold"]) == 2
-    assert "write it as Name=Value" in capsys.readouterr().err
+    assert "hscode pipeline run: error: --param 'QualityThreshold': write it as Name=Value" in capsys.readouterr().err
+    assert main(["pipeline", "run", "--local", "--param", "MaxTuningJobs=2", "--param", "MaxTuningJobs=3"]) == 2
+    assert "MaxTuningJobs is given twice" in capsys.readouterr().err
     assert main(["pipeline", "run", "--local", "--profile", "huge"]) == 2
     assert "unknown profile 'huge'; choose one of quick, full" in capsys.readouterr().err
     assert main(["pipeline", "retry", "nope"]) == 2

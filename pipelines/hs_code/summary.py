@@ -1,0 +1,71 @@
+"""The HS-code pipeline's lines in a local run summary: best trial, test metrics, registered version, next commands.
+
+The generic runner prints statuses and times (pipelines/local/summary.py) and calls `summarize`
+for these. The test metrics are the Evaluate step's EvaluationReport PropertyFile, found through
+the definition the execution ran.
+"""
+from __future__ import annotations
+
+from pipelines.hs_code.pipeline import REGISTERED_METRICS
+from pipelines.local.progress import format_hyperparameters
+from pipelines.local.records import SUCCEEDED
+from pipelines.local.summary import ExecutionView
+from pipelines.registry import RegistryError, flatten_metrics
+from steps.hsml.durations import format_duration
+
+EVALUATION_PROPERTY_FILE = "EvaluationReport"
+
+
+def summarize(execution: ExecutionView, verbose: bool = False) -> list[str]:
+    lines = _tuning_lines(execution, verbose)
+    metrics = _test_metrics(execution)
+    if metrics:
+        # The headline metrics are the ones every registered version carries too.
+        shown = {k: v for k, v in metrics.items() if k in REGISTERED_METRICS} or dict(list(metrics.items())[:6])
+        lines.append("  test metrics: " + "  ".join(f"{k}={v:.4f}" for k, v in shown.items()))
+    registered = next(iter(execution.succeeded("RegisterModel")), None)
+    if registered:
+        out = registered.outputs
+        lines.append(f"  registered: model version {out['version']} ({out['approval_status']})  "
+                     f"{out['model_package_arn']}")
+    return lines + _next_commands(execution, registered)
+
+
+def _tuning_lines(execution: ExecutionView, verbose: bool) -> list[str]:
+    tune = next(iter(execution.succeeded("Tuning")), None)
+    if tune is None:
+        return []
+    out = tune.outputs
+    objective = out["objective"]
+    lines = [f"  best trial: {out['best_trial']}/{len(out['trials'])} ({out['best_training_job']}), "
+             f"{objective['MetricName']}={objective['Value']:.4f}",
+             f"    hyper-parameters: {format_hyperparameters(out['best_hyperparameters'])}"]
+    if verbose:
+        for trial in out["trials"]:
+            value = f"{trial['objective']:.4f}" if trial["objective"] is not None else "-"
+            lines.append(f"    trial {trial['trial']}: {trial['status']:<9} {objective['MetricName']}={value} "
+                         f"{format_duration(trial['seconds'])}  {format_hyperparameters(trial['hyperparameters'])}")
+    return lines
+
+
+def _test_metrics(execution: ExecutionView) -> dict[str, float]:
+    report = execution.property_file(EVALUATION_PROPERTY_FILE)
+    try:
+        return flatten_metrics(report) if isinstance(report, dict) else {}
+    except RegistryError:
+        return {}
+
+
+def _next_commands(execution: ExecutionView, registered) -> list[str]:
+    record = execution.record
+    if record.status == SUCCEEDED and registered:
+        commands = ["", "Next:"]
+        if registered.outputs["approval_status"] != "Approved":
+            commands.append(f"  hscode registry approve {registered.outputs['version']}      # review, then approve it")
+        commands.append('  hscode predict --model latest-approved "cotton t-shirt"')
+        return commands
+    fail_steps = [s for s in record.steps.values() if s.type == "Fail" and s.status != SUCCEEDED and s.failure_reason]
+    if fail_steps:
+        return ["  nothing was registered: the quality gate failed. Change the data or the tuning budget, or set "
+                "another threshold (hscode pipeline run --local --param QualityThreshold=...)."]
+    return []
