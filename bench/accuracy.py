@@ -97,8 +97,8 @@ def prepare_splits(work: Path, quick: bool) -> Splits:
     report = prepare(inputs, reference, prepared, PrepareOptions(upsample=True))
     bundled = pd.read_csv(dataset, dtype=str, keep_default_na=False, usecols=["source", "split"])
     return Splits(
-        train=read_split(prepared / "train.csv"), validation=read_split(prepared / "validation.csv"),
-        test=read_split(prepared / "test.csv"), encoder_path=prepared / "encoder.json", report=report,
+        train=read_split(prepared, "train"), validation=read_split(prepared, "validation"),
+        test=read_split(prepared, "test"), encoder_path=prepared / "encoder.json", report=report,
         nomenclature_sources=set(bundled.loc[bundled["split"] == "train_nomenclature", "source"]),
     )
 

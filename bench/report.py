@@ -61,7 +61,7 @@ def markdown(rows: list[dict], context: dict) -> str:
         f"- CPU only, every library pinned to {context['threads']} threads (the 2-core serving target); machine: "
         f"{context['cpu_count']} cores, load average {context['load_average_start']:.1f} at start and "
         f"{context['load_average_end']:.1f} at end (other jobs shared the cores, so times are pessimistic).",
-        f"- Networks: `steps/train.py` defaults (its best-known settings), early stopping on validation accuracy"
+        "- Networks: `steps/train.py` defaults (its best-known settings), early stopping on validation accuracy"
         + (f", at most {context['epochs']} epochs" if context.get("epochs") else "") + ". "
         f"Whole run: {context['wall_seconds'] / 60:.1f} min.",
         "- Accuracy: exact match of the first 2/4/6 digits of the top-1 (or any of the top-3) code, on test rows. "

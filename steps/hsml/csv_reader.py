@@ -78,7 +78,7 @@ def _read_bytes(path: Path) -> bytes:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as error:
-            raise InputFileError(f"{path}: not a readable gzip file ({error}); re-compress it or pass the plain CSV")
+            raise InputFileError(f"{path}: not a readable gzip file ({error}); re-compress it or pass the plain CSV") from error
     return data
 
 
