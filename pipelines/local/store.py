@@ -2,8 +2,8 @@
 
 This is the one s3:// -> local path mapping: anything that looks for an s3:// object on this machine
 (the runner, the local registry, the CLI) asks `ArtifactStore.under(home).path_for(uri)`.
-Writes go to a temporary sibling first and are renamed into place, so a runner killed mid-copy
-never leaves a half-written object or prefix behind.
+Every object is written to a temporary sibling first and renamed into place, so a runner killed
+mid-copy never leaves a half-written object behind.
 """
 from __future__ import annotations
 
@@ -67,17 +67,14 @@ class ArtifactStore:
         return target
 
     def put_tree(self, uri: str, source_dir: Path) -> Path:
-        """Replace everything under the prefix `uri` with the contents of `source_dir`."""
+        """Upload every file under `source_dir` to `uri`/<relative path>, as a processing job's output upload
+        to S3 does: an object with the same key is replaced, other objects under the prefix stay (a shared
+        prefix such as a content-addressed snapshots root keeps every earlier snapshot)."""
         target = self.path_for(uri.rstrip("/"))
-        staging = self._staging(target)
-        shutil.copytree(source_dir, staging)
-        if target.exists():
-            retired = self._staging(target)
-            os.replace(target, retired)
-            os.replace(staging, target)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, target)
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sorted(Path(source_dir).rglob("*")):
+            if path.is_file():
+                self.put_file(f"{uri.rstrip('/')}/{path.relative_to(source_dir).as_posix()}", path)
         return target
 
     # ---- reading

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
+from pipelines.local.store import ArtifactStore
 from pipelines.registry.model import RegistryError
 from steps.hsml.hashing import sha256_file
 
@@ -17,7 +18,7 @@ def local_path_for(model_data_url: str, home: Path) -> Path:
     if parsed.scheme == "s3":
         if not parsed.netloc or not parsed.path.strip("/"):
             raise RegistryError(f"{model_data_url!r} is not a full s3://bucket/key URI")
-        return home / "store" / parsed.netloc / parsed.path.lstrip("/")
+        return ArtifactStore.under(home).path_for(model_data_url)
     if parsed.scheme == "file":
         return Path(parsed.path)
     if parsed.scheme and len(parsed.scheme) > 1:  # one letter would be a Windows drive

@@ -23,17 +23,21 @@ def test_store_mirrors_s3_and_fetches_objects_or_prefixes(tmp_path):
         store.fetch("s3://b/missing/", tmp_path / "x")
 
 
-def test_put_tree_replaces_a_prefix_whole_and_leaves_no_staging(tmp_path):
+def test_put_tree_adds_objects_under_a_prefix_like_s3_and_leaves_no_staging(tmp_path):
     store = ArtifactStore(tmp_path / "store")
     first, second = tmp_path / "first", tmp_path / "second"
-    first.mkdir(), second.mkdir()
-    (first / "old.csv").write_text("old")
-    (second / "new.csv").write_text("new")
-    store.put_tree("s3://b/out/prepared", first)
-    store.put_tree("s3://b/out/prepared", second)
-    target = store.path_for("s3://b/out/prepared")
-    assert sorted(p.name for p in target.iterdir()) == ["new.csv"]
-    assert [p.name for p in target.parent.iterdir()] == ["prepared"]
+    (first / "aaa").mkdir(parents=True), (second / "bbb").mkdir(parents=True)
+    (first / "aaa" / "data.csv").write_text("old")
+    (first / "shared.json").write_text("first")
+    (second / "bbb" / "data.csv").write_text("new")
+    (second / "shared.json").write_text("second")
+    store.put_tree("s3://b/snapshots", first)
+    store.put_tree("s3://b/snapshots/", second)
+    target = store.path_for("s3://b/snapshots")
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()) == [
+        "aaa/data.csv", "bbb/data.csv", "shared.json"]  # an earlier upload's keys stay, as in S3
+    assert (target / "shared.json").read_text() == "second"  # the same key is replaced
+    assert not [p for p in target.rglob("*") if ".tmp-" in p.name]
 
 
 def test_container_paths_and_command_mapping(tmp_path):
