@@ -61,7 +61,7 @@ def markdown(rows: list[dict], context: dict) -> str:
         f"- CPU only, every library pinned to {context['threads']} threads (the 2-core serving target); machine: "
         f"{context['cpu_count']} cores, load average {context['load_average_start']:.1f} at start and "
         f"{context['load_average_end']:.1f} at end (other jobs shared the cores, so times are pessimistic).",
-        "- Networks: `steps/train.py` defaults (its best-known settings), early stopping on validation accuracy"
+        "- Networks: `steps/hsml/hyperparameters.py` defaults (the best-known settings), early stopping on validation accuracy"
         + (f", at most {context['epochs']} epochs" if context.get("epochs") else "") + ". "
         f"Whole run: {context['wall_seconds'] / 60:.1f} min.",
         "- Accuracy: exact match of the first 2/4/6 digits of the top-1 (or any of the top-3) code, on test rows. "
@@ -142,7 +142,7 @@ def _reading(runs: list[dict]) -> list[str]:
               "- The TF-IDF and MiniLM baselines always train on the real rows of the train split (without the "
               "up-sampled copies). With `--nomenclature include` the networks would also see 30k official "
               "nomenclature rows, but a linear baseline on those cannot be trained in the budget: LinearSVC on real + "
-              "nomenclature rows (5,613 classes) did not finish in 20 minutes (data/SOURCES.md), and SGDClassifier "
+              "nomenclature rows (5,613 classes) did not finish in 20 minutes (the maintainers' SOURCES.md, not in this repository), and SGDClassifier "
               "(same hinge loss, one-vs-rest) measured 0.3 s per class per epoch here, about 28 minutes per epoch "
               "for 5,613 classes: both are beyond this bench's budget. Embedding the 30k long nomenclature rows with "
               "MiniLM on 2 shared cores would likewise exceed it.",

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 
 from pipelines import settings
 from pipelines.hs_code import PIPELINE_MODULE
@@ -44,8 +45,12 @@ def register(subparsers) -> None:
 
 
 def _quiet_sdk() -> None:
-    # The SDK logs a warning for every field it drops from the definition; they are expected here.
+    """For the rest of this command: the SDK and botocore log INFO/DEBUG lines (credentials found, instance type
+    guessed, fields dropped from the definition) and warn that a PipelineSession starts no job; none of it is news
+    here. Warnings and errors of our own, and AWS errors, still show."""
+    logging.disable(logging.INFO)
     logging.getLogger("sagemaker").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Running within a PipelineSession")
 
 
 def _add_target_options(parser: argparse.ArgumentParser, builds: bool = True) -> None:
