@@ -51,6 +51,7 @@ ACCURACY_JSON_PATH = f"{METRICS_ROOT}.accuracy.value"
 REGISTERED_METRICS = (
     "accuracy", "hs6_top3_accuracy", "hs6_top5_accuracy", "hs4_top1_accuracy", "hs2_top1_accuracy",
     "macro_f1", "weighted_f1", "unseen_label_rate",
+    "accept_threshold",  # serving's accept/review cut-off (steps/hsml/metrics.py: ACCEPT_PRECISION)
 )
 # Where the snapshot job and Evaluate's lineage file keep what the Register step reads.
 SNAPSHOT_HASH_JSON_PATH = "hash"

@@ -20,6 +20,11 @@ from sklearn.metrics import accuracy_score, fbeta_score, precision_recall_fscore
 LEVELS = (2, 4, 6)
 TOP_KS = (1, 3, 5)
 ACCURACY_TARGETS = (0.90, 0.95)
+# An answer whose top-1 probability reaches `accept_threshold` is auto-accepted by serving (decision "accept"), the
+# rest go to a broker ("review"): the lowest threshold at which the test rows above it are this accurate (the
+# precision of auto-accepted answers). When no threshold gets there, NEVER_ACCEPT (above any probability).
+ACCEPT_PRECISION = 0.95
+NEVER_ACCEPT = 1.01
 # Model Monitor's recipe for standard deviations: the metric on 5 random 80% samples of the rows.
 STD_SAMPLES = 5
 STD_FRACTION = 0.8
@@ -252,6 +257,10 @@ def model_quality_report(
         if point is not None:
             metrics[f"coverage_at_{percent}_accuracy"] = _value(point.coverage)
             metrics[f"threshold_at_{percent}_accuracy"] = _value(point.threshold)
+
+    # Serving's accept/review decision: always present, so the pipeline can register it with a JsonGet.
+    accept_point = threshold_for_accuracy(curve, ACCEPT_PRECISION)
+    metrics["accept_threshold"] = _value(accept_point.threshold if accept_point else NEVER_ACCEPT)
 
     unseen = unseen_labels(y_true, known_labels)
     unseen_rows = sum(unseen.values())

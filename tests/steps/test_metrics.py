@@ -105,6 +105,14 @@ def test_model_quality_report_is_sagemaker_format_with_hs6_top1_as_accuracy():
     assert extra["unseen_labels"] == [{"hs_code": "847130", "rows": 1}]
     assert [p["target_accuracy"] for p in extra["operating_points"]] == [0.9, 0.95]
     assert mcm["coverage_at_95_accuracy"]["value"] == pytest.approx(0.25)
+    assert mcm["accept_threshold"]["value"] == mcm["threshold_at_95_accuracy"]["value"]
+
+
+def test_accept_threshold_is_always_present_and_accepts_nothing_when_95_percent_is_out_of_reach():
+    wrong = [[("999999", 0.9)] for _ in Y_TRUE]  # every answer wrong: no threshold reaches 95 %
+    mcm = metrics.model_quality_report(Y_TRUE, wrong)["multiclass_classification_metrics"]
+    assert "threshold_at_95_accuracy" not in mcm
+    assert mcm["accept_threshold"]["value"] == metrics.NEVER_ACCEPT > 1.0
 
 
 def test_standard_deviation_follows_model_monitor_recipe():
