@@ -108,10 +108,27 @@ def capture_prefix(endpoint: str, variant: str, when: datetime) -> str:
     return f"{endpoint}/{variant}/{when.astimezone(timezone.utc):%Y/%m/%d/%H}"
 
 
-def hour_file_name(when: datetime) -> str:
-    """<mm>-<ss>-<mmm>-<uuid8>.jsonl: SageMaker's file names inside an hour folder."""
+_last_stamps: dict[str, int] = {}  # folder -> the last millisecond-of-the-hour this process named a file by
+_stamps_lock = threading.Lock()
+
+
+def hour_file_name(when: datetime, folder: str = "") -> str:
+    """<mm>-<ss>-<mmm>-<uuid8>.jsonl: SageMaker's file names inside an hour folder.
+
+    Readers take files in name order ("the latest label wins"), so two files this process writes into one
+    folder within the same millisecond get consecutive milliseconds, never a random uuid order.
+    """
     when = when.astimezone(timezone.utc)
-    return f"{when:%M-%S}-{when.microsecond // 1000:03d}-{uuid.uuid4().hex[:8]}.jsonl"
+    stamp = (when.minute * 60 + when.second) * 1000 + when.microsecond // 1000
+    with _stamps_lock:
+        last = _last_stamps.pop(folder, -1)
+        if stamp <= last < 3_599_999:
+            stamp = last + 1
+        _last_stamps[folder] = max(stamp, last)
+        while len(_last_stamps) > 1000:  # old hours are never written again
+            del _last_stamps[next(iter(_last_stamps))]
+    minutes, rest = divmod(stamp, 60_000)
+    return f"{minutes:02d}-{rest // 1000:02d}-{rest % 1000:03d}-{uuid.uuid4().hex[:8]}.jsonl"
 
 
 def write_file_atomically(path: Path, data: bytes) -> None:
@@ -210,7 +227,7 @@ class BufferedCaptureSink(CaptureSink):
                 continue
             prefix = capture_prefix(endpoint, variant, when)
             if prefix not in groups:
-                groups[prefix] = (f"{prefix}/{hour_file_name(when)}", [])
+                groups[prefix] = (f"{prefix}/{hour_file_name(when, prefix)}", [])
             groups[prefix][1].append(line)
         return dict(groups.values())
 

@@ -79,7 +79,8 @@ class LocalGroundTruthSink(GroundTruthSink):
             if not self._pending:
                 return
             now = datetime.now(timezone.utc)
-            path = self.root / ground_truth_prefix(now) / hour_file_name(now)
+            folder = self.root / ground_truth_prefix(now)
+            path = folder / hour_file_name(now, str(folder))
             lines = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in self._pending)
             write_file_atomically(path, lines.encode("utf-8"))  # raises: the caller must not acknowledge
             self._seen.add(path)

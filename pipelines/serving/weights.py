@@ -29,7 +29,7 @@ def weights_from_text(text: str, where: str) -> dict[str, float]:
     """JSON object or 'name=weight,...' -> normalised weights; UsageError names `where` and the problem."""
     stripped = text.strip()
     try:
-        if stripped.startswith("{"):
+        if stripped[:1] in ("{", "["):
             payload = json.loads(stripped)
             if not isinstance(payload, dict):
                 raise UsageError("expected a JSON object of variant -> weight")
