@@ -6,7 +6,7 @@ the hour it was recorded). A later record for the same row id is a correction: t
 
 Checks (`check_feedback`): the code goes through data preparation's HSCodeNormalizer (same rules, same "did you
 mean"); the same row id twice in one request, or already stored with the same code, is a duplicate; a different
-code for a stored id is accepted as a correction; an id this deployment never issued is accepted but flagged.
+code for a stored id is accepted as a correction; an id this deployment never issued is accepted but flagged (unknown_inference_id, and a warning).
 
 stdlib + boto3 only: the AWS Lambda router ships this module.
 """
@@ -187,8 +187,6 @@ def _check_item(item, normalizer, is_known, taken: dict[str, str], in_request: s
     message = f"recorded {outcome.code} for {row_id}"
     if previous is not None:
         message += f" (correcting {previous})"
-    if unknown:
-        message += "; warning: this inference id was never served here (check it), recorded anyway"
     return _result(row_id, outcome.code, "accepted", message, unknown, correction=previous is not None)
 
 
@@ -204,8 +202,9 @@ def _id_problem(row_id) -> str | None:
 
 
 def _result(row_id, hs_code, status: str, message: str, unknown: bool = False, correction: bool = False) -> dict:
+    warning = f"inference id {row_id} was never served here (check it); recorded anyway" if unknown else None
     return {"inference_id": row_id, "hs_code": hs_code, "status": status, "unknown_inference_id": unknown,
-            "correction": correction, "message": message}
+            "correction": correction, "message": message, "warning": warning}
 
 
 def export_training_csv(capture_root: str | Path, ground_truth_root: str | Path, out_dir: str | Path,

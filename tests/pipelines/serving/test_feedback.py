@@ -65,7 +65,7 @@ def test_unknown_id_is_accepted_and_flagged_but_undecidable_is_not():
                     known=lambda row_id: row_id in known)
     assert [(i["status"], i["unknown_inference_id"]) for i in report.items] == [("accepted", False),
                                                                                ("accepted", True)]
-    assert "never served here" in report.items[1]["message"]
+    assert "never served here" in report.items[1]["warning"] and report.items[0]["warning"] is None
     undecided = _check([{"inference_id": "x", "hs_code": "610910"}], known=lambda row_id: None)
     assert undecided.items[0]["unknown_inference_id"] is False
 
