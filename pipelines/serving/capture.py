@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -363,19 +363,27 @@ def _subdirs(parent: Path, only: str | None) -> list[Path]:
 def read_capture(root: str | Path, endpoint: str | None = None, variant: str | None = None,
                  since: datetime | None = None, until: datetime | None = None) -> Iterator[CapturedRequest]:
     """Every captured request under `root` (optionally one endpoint/variant, inference time in [since, until))."""
-    since, until = _as_utc(since), _as_utc(until)
     for endpoint_name, variant_name, path in capture_files(root, endpoint, variant, since, until):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                captured = parse_capture_line(line, endpoint_name, variant_name)
-            except (ValueError, KeyError, TypeError, AttributeError) as error:
-                log.warning("%s line %d is not a capture record (%s); skipped", path, number, error)
-                continue
-            if (since and captured.inference_time < since) or (until and captured.inference_time >= until):
-                continue
-            yield captured
+        yield from parse_capture_lines(path.read_text(encoding="utf-8").splitlines(), str(path), endpoint_name,
+                                       variant_name, since, until)
+
+
+def parse_capture_lines(lines: Iterable[str], where: str, endpoint: str, variant: str,
+                        since: datetime | None = None, until: datetime | None = None) -> Iterator[CapturedRequest]:
+    """The captured requests of one file's lines, inference time in [since, until); a line that is not a record
+    is logged (with `where` and its number) and skipped. Local and S3 readers share it."""
+    since, until = _as_utc(since), _as_utc(until)
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            captured = parse_capture_line(line, endpoint, variant)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            log.warning("%s line %d is not a capture record (%s); skipped", where, number, error)
+            continue
+        if (since and captured.inference_time < since) or (until and captured.inference_time >= until):
+            continue
+        yield captured
 
 
 class CapturedIds:
@@ -400,9 +408,7 @@ class CapturedIds:
             if path in self._seen:
                 continue
             self._seen.add(path)
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    self._ids.update(parse_capture_line(line, endpoint, variant).row_ids)
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    continue
+            for captured in parse_capture_lines(path.read_text(encoding="utf-8").splitlines(), str(path),
+                                                endpoint, variant):
+                self._ids.update(captured.row_ids)
         self._scanned_at = time.monotonic()

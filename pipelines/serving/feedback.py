@@ -107,14 +107,20 @@ def ground_truth_files(root: str | Path) -> list[Path]:
 
 
 def _read_labels(path: Path) -> Iterator[tuple[str, str]]:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    return parse_ground_truth_lines(path.read_text(encoding="utf-8").splitlines(), str(path))
+
+
+def parse_ground_truth_lines(lines: Iterable[str], where: str) -> Iterator[tuple[str, str]]:
+    """(row inference id, hs6) of one file's lines; a line that is not a record is logged and skipped. Local and
+    S3 readers share it."""
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
             yield record["eventMetadata"]["eventId"], record["groundTruthData"]["data"]
         except (ValueError, KeyError, TypeError) as error:
-            log.warning("%s line %d is not a ground-truth record (%s); skipped", path, number, error)
+            log.warning("%s line %d is not a ground-truth record (%s); skipped", where, number, error)
 
 
 def iter_ground_truth(root: str | Path) -> Iterator[tuple[str, str]]:

@@ -90,7 +90,7 @@ class KnownIds:
     """The row ids this process issued (the last `max_requests` requests), then an optional fallback lookup
     (e.g. capture.CapturedIds over the capture files). is_known -> True/False, or None when nobody can tell."""
 
-    def __init__(self, max_requests: int = 200_000, fallback: Callable[[str], bool | None] | None = None):
+    def __init__(self, max_requests: int = 100_000, fallback: Callable[[str], bool | None] | None = None):
         self.max_requests, self.fallback = max_requests, fallback
         self._rows: OrderedDict[str, int] = OrderedDict()  # request id -> its number of rows
         self._lock = threading.Lock()
