@@ -1,0 +1,64 @@
+"""The router's Lambda zip, built from the project's own files (boto3 comes with the Lambda runtime).
+
+The zip holds exactly the stdlib + boto3 modules the router imports, the package __init__ files above them and the
+HS 2022 nomenclature the feedback check reads. It is deterministic (sorted entries, fixed timestamps), so the same
+sources give the same bytes and the same S3 key, and CloudFormation updates the function only when code changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+from pipelines.settings import HS2022_NOMENCLATURE, REPO_ROOT
+
+HANDLER = "pipelines.serving.aws_router.handler"
+ROUTER_FILES = (
+    "pipelines/__init__.py",
+    "pipelines/serving/__init__.py",
+    "pipelines/serving/routing.py",
+    "pipelines/serving/weights.py",
+    "pipelines/serving/capture.py",
+    "pipelines/serving/feedback.py",
+    "pipelines/serving/frontend.py",
+    "pipelines/serving/aws_backend.py",
+    "pipelines/serving/aws_sinks.py",
+    "pipelines/serving/aws_router.py",
+    "steps/__init__.py",
+    "steps/hsml/__init__.py",
+    "steps/hsml/cli_errors.py",
+    "steps/hsml/hs_codes.py",
+    "steps/hsml/descriptions.py",
+    "steps/hsml/text.py",
+    "steps/hsml/serving/__init__.py",
+    "steps/hsml/serving/inference.py",
+)
+NOMENCLATURE_ENTRY = "data/hs2022_nomenclature.csv"  # where aws_router.DEFAULT_NOMENCLATURE looks
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
+
+
+def router_entries(root: Path = REPO_ROOT) -> dict[str, Path]:
+    """Zip entry name -> source file."""
+    entries = {name: root / name for name in ROUTER_FILES}
+    entries[NOMENCLATURE_ENTRY] = HS2022_NOMENCLATURE if root == REPO_ROOT else root / NOMENCLATURE_ENTRY
+    missing = [f"{name} ({path})" for name, path in entries.items() if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(f"router sources missing: {', '.join(missing)}")
+    return entries
+
+
+def build_router_zip(out: Path, root: Path = REPO_ROOT) -> tuple[Path, str]:
+    """Write the zip to `out`; returns (path, sha256 hex of its bytes)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, path in sorted(router_entries(root).items()):
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+            info.external_attr = 0o644 << 16  # readable by the Lambda runtime's user
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return out, hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def code_key(sha256: str, prefix: str = "serving/router/") -> str:
+    """The S3 key to upload the zip under: content-addressed, so a new zip is a new key (and a stack update)."""
+    return f"{prefix}router-{sha256[:16]}.zip"
