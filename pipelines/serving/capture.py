@@ -108,27 +108,39 @@ def capture_prefix(endpoint: str, variant: str, when: datetime) -> str:
     return f"{endpoint}/{variant}/{when.astimezone(timezone.utc):%Y/%m/%d/%H}"
 
 
-_last_stamps: dict[str, int] = {}  # folder -> the last millisecond-of-the-hour this process named a file by
-_stamps_lock = threading.Lock()
-
-
-def hour_file_name(when: datetime, folder: str = "") -> str:
-    """<mm>-<ss>-<mmm>-<uuid8>.jsonl: SageMaker's file names inside an hour folder.
-
-    Readers take files in name order ("the latest label wins"), so two files this process writes into one
-    folder within the same millisecond get consecutive milliseconds, never a random uuid order.
-    """
-    when = when.astimezone(timezone.utc)
-    stamp = (when.minute * 60 + when.second) * 1000 + when.microsecond // 1000
-    with _stamps_lock:
-        last = _last_stamps.pop(folder, -1)
-        if stamp <= last < 3_599_999:
-            stamp = last + 1
-        _last_stamps[folder] = max(stamp, last)
-        while len(_last_stamps) > 1000:  # old hours are never written again
-            del _last_stamps[next(iter(_last_stamps))]
+def hour_file_name(when: datetime, stamp: int | None = None) -> str:
+    """<mm>-<ss>-<mmm>-<uuid8>.jsonl: SageMaker's file names inside an hour folder (`stamp`: the millisecond of
+    the hour to name it by, default `when`'s)."""
+    if stamp is None:
+        stamp = _millisecond_of_hour(when)
     minutes, rest = divmod(stamp, 60_000)
     return f"{minutes:02d}-{rest // 1000:02d}-{rest % 1000:03d}-{uuid.uuid4().hex[:8]}.jsonl"
+
+
+def _millisecond_of_hour(when: datetime) -> int:
+    when = when.astimezone(timezone.utc)
+    return (when.minute * 60 + when.second) * 1000 + when.microsecond // 1000
+
+
+class FileNamer:
+    """hour_file_name for one writer, in write order: readers take files in name order ("the latest label
+    wins"), so two files it writes into one folder within the same millisecond get consecutive milliseconds,
+    never a random (uuid) order."""
+
+    def __init__(self):
+        self._last: dict[str, int] = {}  # folder -> the last millisecond of the hour named by
+        self._lock = threading.Lock()
+
+    def name(self, when: datetime, folder: str) -> str:
+        stamp = _millisecond_of_hour(when)
+        with self._lock:
+            last = self._last.pop(folder, -1)
+            if stamp <= last < 3_599_999:
+                stamp = last + 1
+            self._last[folder] = max(stamp, last)
+            while len(self._last) > 100:  # past hours are not written again
+                del self._last[next(iter(self._last))]
+        return hour_file_name(when, stamp)
 
 
 def write_file_atomically(path: Path, data: bytes) -> None:
@@ -176,6 +188,7 @@ class BufferedCaptureSink(CaptureSink):
         self._flush_lock = threading.Lock()  # one flush at a time, so files keep the order of writes
         self._written = self._failed = self._in_flight = 0
         self._closed = False
+        self._namer = FileNamer()
         self._stop = threading.Event()
         self._thread = None
         if flush_interval_s:
@@ -227,7 +240,7 @@ class BufferedCaptureSink(CaptureSink):
                 continue
             prefix = capture_prefix(endpoint, variant, when)
             if prefix not in groups:
-                groups[prefix] = (f"{prefix}/{hour_file_name(when, prefix)}", [])
+                groups[prefix] = (f"{prefix}/{self._namer.name(when, prefix)}", [])
             groups[prefix][1].append(line)
         return dict(groups.values())
 

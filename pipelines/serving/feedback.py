@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipelines.serving.capture import hour_file_name, read_capture, write_file_atomically
+from pipelines.serving.capture import FileNamer, read_capture, write_file_atomically
 from steps.hsml.hs_codes import HSCodeNormalizer
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class LocalGroundTruthSink(GroundTruthSink):
         self._lock = threading.Lock()
         self._index: dict[str, str] = {}
         self._seen: set[Path] = set()
+        self._namer = FileNamer()
 
     def write(self, record: dict) -> None:
         with self._lock:
@@ -80,13 +81,13 @@ class LocalGroundTruthSink(GroundTruthSink):
                 return
             now = datetime.now(timezone.utc)
             folder = self.root / ground_truth_prefix(now)
-            path = folder / hour_file_name(now, str(folder))
-            lines = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in self._pending)
+            path = folder / self._namer.name(now, str(folder))
+            pending, self._pending = self._pending, []  # stored whole or not at all: the caller is told either way
+            lines = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in pending)
             write_file_atomically(path, lines.encode("utf-8"))  # raises: the caller must not acknowledge
             self._seen.add(path)
-            for record in self._pending:
+            for record in pending:
                 self._index[record["eventMetadata"]["eventId"]] = record["groundTruthData"]["data"]
-            self._pending = []
 
     def labels(self, row_ids: Iterable[str]) -> Mapping[str, str]:
         with self._lock:

@@ -196,7 +196,7 @@ class ServingFrontEnd:
         request_id = self._request_id(headers)
         router = self.router()
         try:
-            variant = router.choose(routing_key_from(headers), request_id, headers.get(TARGET_VARIANT_HEADER))
+            variant = router.choose(routing_key_from(headers), request_id, headers.get(TARGET_VARIANT_HEADER) or None)
         except RoutingError as error:
             raise RequestError(400, str(error)) from None
         try:
@@ -224,7 +224,7 @@ class ServingFrontEnd:
 
     def _request_id(self, headers: Mapping[str, str]) -> str:
         given = headers.get(INFERENCE_ID_HEADER)
-        if given is None:
+        if not given:
             return uuid.uuid4().hex
         if not _INFERENCE_ID.match(given):
             raise RequestError(400, f"inference id {given[:80]!r} is not valid: 1 to 64 printable characters, "
@@ -252,8 +252,8 @@ class ServingFrontEnd:
             entry = {**entry, "inference_id": row_id, "variant": variant}
             if "error" not in entry:
                 probabilities = entry.get("probabilities") or []
-                top = probabilities[0] if probabilities else None
-                accept = threshold is not None and top is not None and top >= threshold
+                top = probabilities[0] if isinstance(probabilities, list) and probabilities else None
+                accept = threshold is not None and isinstance(top, (int, float)) and top >= threshold
                 entry["decision"] = "accept" if accept else "review"
             entries.append(entry)
         return entries
@@ -301,7 +301,12 @@ class ServingFrontEnd:
         for item in accepted:
             self.ground_truth.write(ground_truth_record(item["inference_id"], item["hs_code"]))
         if accepted:
-            self.ground_truth.flush()  # acknowledged only once stored
+            try:
+                self.ground_truth.flush()  # acknowledged only once stored
+            except Exception as error:
+                log.exception("feedback could not be stored")
+                raise RequestError(503, f"could not store the feedback ({type(error).__name__}): nothing was "
+                                        "recorded; send it again") from None
         counts = report.counts()
         with self._lock:
             self._feedback.update({k: v for k, v in counts.items() if k != "submitted"})

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.serving.capture import (
     CapturedIds,
+    FileNamer,
     LocalCaptureSink,
     capture_prefix,
     capture_record,
@@ -213,3 +214,12 @@ def test_captured_ids_sees_new_files(tmp_path):
     sink.write(_record("two", rows=("a", "b")), "hs-code", "champion")
     sink.flush()
     assert known("two:1") and not known("two:2") and not known("two")
+
+
+def test_files_named_within_one_millisecond_sort_in_write_order():
+    namer = FileNamer()
+    names = [namer.name(WHEN, "hs-code/champion/2026/12/01/20") for _ in range(50)]
+    assert sorted(names) == names and names[0].startswith("00-00-123-") and names[1].startswith("00-00-124-")
+    assert namer.name(WHEN, "another/folder").startswith("00-00-123-")  # folders are independent
+    last = WHEN.replace(minute=59, second=59, microsecond=999000)
+    assert namer.name(last, "f").startswith("59-59-999-") and namer.name(last, "f").startswith("59-59-999-")

@@ -233,3 +233,36 @@ def test_stats_count_requests_rows_errors_and_variants(make):
     assert stats["variants"]["champion"]["rows"] == 2 and stats["variants"]["challenger"]["requests"] == 1
     frontend.close()
     assert frontend.stats()["capture"] == {"written": 2, "failed": 0, "pending": 0}
+
+
+def test_feedback_that_cannot_be_stored_is_503_and_not_recorded(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the ground-truth folder should be")
+    frontend = ServingFrontEnd("hs-code", Router({"champion": 1}), ScriptedBackend(),
+                               LocalCaptureSink(tmp_path / "capture", flush_interval_s=None),
+                               LocalGroundTruthSink(blocker), {"champion": 0.5}, normalizer())
+    response = frontend.feedback(b'{"inference_id": "a", "hs_code": "610910"}')
+    assert response.status == 503 and "nothing was recorded; send it again" in response.json["error"]
+    blocker.unlink()
+    retried = frontend.feedback(b'{"inference_id": "b", "hs_code": "610910"}')
+    assert retried.status == 200
+    assert read_ground_truth(blocker) == {"b": "610910"}  # the failed one was not kept back and stored later
+    frontend.close()
+
+
+def test_empty_routing_headers_count_as_absent(make):
+    frontend = make()
+    response = _invoke(frontend, ["a"], **{"X-Amzn-SageMaker-Target-Variant": "",
+                                           "X-Amzn-SageMaker-Inference-Id": ""})
+    assert response.status == 200 and response.headers["X-Amzn-Invoked-Production-Variant"] == "champion"
+
+
+class OddProbabilitiesBackend:
+    def invoke(self, variant, body, content_type, custom_attributes):
+        entries = [{"codes": ["610910"], "probabilities": ["high"]}, {"codes": [], "probabilities": []}]
+        return InvokeResult(json.dumps({"predictions": entries}).encode(), JSON, "1")
+
+
+def test_an_answer_without_a_usable_probability_goes_to_review(make):
+    response = _invoke(make(OddProbabilitiesBackend()), ["a", "b"])
+    assert [e["decision"] for e in response.json["predictions"]] == ["review", "review"]
