@@ -118,6 +118,13 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 class ServingFrontEnd:
+    """Routing, checks, ids, decisions, capture and feedback around a back end that only runs models.
+
+    `thresholds` names the variants served (variant -> accept threshold, None: every answer is "review"); weights
+    naming any other variant are refused. A WeightsStore is re-read on every request (cheaply), so new weights
+    apply without a restart. Call close() on shutdown: it stores what capture and ground truth still buffer.
+    """
+
     def __init__(self, endpoint_name: str, router_or_weights_store: Router | WeightsStore, backend: VariantBackend,
                  capture: CaptureSink, ground_truth: GroundTruthSink, thresholds: Mapping[str, float | None],
                  normalizer: HSCodeNormalizer, *, max_body_bytes: int = MAX_BODY_BYTES, max_rows: int = MAX_ROWS,
@@ -156,7 +163,7 @@ class ServingFrontEnd:
             if weights != self._router.weights:
                 self._router = self._checked_router(weights)
                 log.info("routing by new weights %s", self._router)
-        except UsageError as error:
+        except Exception as error:  # a store that cannot be read must not stop the traffic
             log.warning("new weights refused (%s); still routing by %s", error, self._router)
         return self._router
 

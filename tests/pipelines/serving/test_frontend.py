@@ -266,3 +266,16 @@ class OddProbabilitiesBackend:
 def test_an_answer_without_a_usable_probability_goes_to_review(make):
     response = _invoke(make(OddProbabilitiesBackend()), ["a", "b"])
     assert [e["decision"] for e in response.json["predictions"]] == ["review", "review"]
+
+
+def test_the_shared_modules_import_nothing_the_lambda_does_not_ship():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import pipelines.serving.frontend, pipelines.serving.weights, pipelines.serving.routing\n"
+            "import pipelines.serving.capture, pipelines.serving.feedback\n"
+            "heavy = ('fastapi', 'starlette', 'uvicorn', 'tensorflow', 'numpy', 'pandas', 'sagemaker', 'requests')\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
