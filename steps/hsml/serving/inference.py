@@ -10,7 +10,8 @@ We need that: only the good rows go to TF Serving (`context.rest_uri`), and each
 its place in the answer, the same rule as the predictor's.
 
 Request bodies: application/json {"instances": [...]}, {"inputs": [...]}, {"descriptions": [...]}, a JSON list
-of strings or one JSON string; text/csv (first column) or text/plain: one description a line.
+of strings or one JSON string; application/jsonlines: one such JSON value a line (rows in line order);
+text/csv (first column) or text/plain: one description a line.
 Response: {"predictions": [...]}, one entry per description, in order: {"codes": [...], "probabilities": [...]}
 or {"error": "what is wrong with this row"}. A request that cannot be read at all (unparsable body, unsupported
 content type) or a TF Serving failure fails the whole request: the container answers 500 {"error": message}.
@@ -36,24 +37,44 @@ def parse_descriptions(body: bytes | str, content_type: str | None) -> list:
         body = body.decode("utf-8")
     content_type = (content_type or "application/json").split(";")[0].strip().lower()
     if content_type == "application/json":
-        payload = json.loads(body)
-        if isinstance(payload, dict):
-            for key in ("instances", "inputs", "descriptions"):
-                if key in payload:
-                    payload = payload[key]
-                    break
-            else:
-                raise ValueError('JSON body must hold "instances", "inputs" or "descriptions": a list of strings')
-        if isinstance(payload, str):
-            return [payload]
-        if not isinstance(payload, list):
-            raise ValueError(f"JSON body must be a list of descriptions, got {type(payload).__name__}")
-        return payload
+        return _json_rows(json.loads(body))
+    if content_type == "application/jsonlines":
+        return _json_lines_rows(body)
     if content_type == "text/csv":
         return [row[0] if row else "" for row in csv.reader(io.StringIO(body))]
     if content_type == "text/plain":
         return body.splitlines()
-    raise ValueError(f"unsupported content type {content_type!r}: send application/json, text/csv or text/plain")
+    raise ValueError(f"unsupported content type {content_type!r}: send application/json, application/jsonlines, "
+                     "text/csv or text/plain")
+
+
+def _json_rows(payload) -> list:
+    """Rows of one JSON value: a string, a list, or an object holding one of those under a known key."""
+    if isinstance(payload, dict):
+        for key in ("instances", "inputs", "descriptions"):
+            if key in payload:
+                payload = payload[key]
+                break
+        else:
+            raise ValueError('JSON body must hold "instances", "inputs" or "descriptions": a list of strings')
+    if isinstance(payload, str):
+        return [payload]
+    if not isinstance(payload, list):
+        raise ValueError(f"JSON body must be a list of descriptions, got {type(payload).__name__}")
+    return payload
+
+
+def _json_lines_rows(body: str) -> list:
+    """application/jsonlines: one JSON value per line (a string, a list or an object as above); blank lines skip."""
+    rows = []
+    for number, line in enumerate(body.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows += _json_rows(json.loads(line))
+        except ValueError as error:  # json.JSONDecodeError is a ValueError
+            raise ValueError(f"application/jsonlines line {number}: {error}") from error
+    return rows
 
 
 def tfs_request(texts: list[str]) -> str:
