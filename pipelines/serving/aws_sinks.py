@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
 from pipelines.serving.capture import BufferedCaptureSink, CapturedRequest, hour_file_name, parse_capture_line
@@ -60,8 +60,10 @@ class S3GroundTruthSink(GroundTruthSink):
     """Ground-truth files in S3, one object per flush (per feedback request). A failed put raises, so the
     feedback is not acknowledged; its records are dropped here, because the client is told to send them again."""
 
-    def __init__(self, client, bucket: str, prefix: str = "ground-truth/"):
+    def __init__(self, client, bucket: str, prefix: str = "ground-truth/",
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.client, self.bucket, self.prefix = client, bucket, folder(prefix)
+        self._clock = clock  # the file's hour and name: later files sort after earlier ones (latest label wins)
         self._pending: list[dict] = []
 
     def write(self, record: dict) -> None:
@@ -71,7 +73,7 @@ class S3GroundTruthSink(GroundTruthSink):
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        now = datetime.now(timezone.utc)
+        now = self._clock()
         key = f"{self.prefix}{ground_truth_prefix(now)}/{hour_file_name(now)}"
         data = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in batch)
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data.encode("utf-8"), ContentType=JSON_LINES)

@@ -6,6 +6,7 @@ test_aws_router_with_serve.py puts two `hscode serve` processes there instead).
 """
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import re
@@ -15,10 +16,13 @@ import boto3
 import pytest
 import requests
 
+from pipelines.cli import router as cli_router
 from pipelines.serving import aws_router
+from pipelines.serving.aws_client import router_runtime_client, signed_request
 from pipelines.serving.aws_router import LambdaRouter, RouterConfig, aws_clients
 from pipelines.serving.aws_sinks import iter_ground_truth_s3, read_capture_s3
-from tests.pipelines.serving.aws_fixtures import MODEL_400, MODEL_500, REGION, EndpointsStandIn
+from steps.hsml.cli_errors import run_command
+from tests.pipelines.serving.aws_fixtures import MODEL_400, MODEL_500, REGION, EndpointsStandIn, FunctionUrl
 
 BUCKET = "hs-mlops-dev-capture-123456789012-us-east-1"
 WEIGHTS = "/hs-mlops/dev/serving/weights"
@@ -308,3 +312,59 @@ def test_a_malformed_environment_is_named(overrides, says):
     env = _env("http://moto", "http://endpoints", **overrides)
     with pytest.raises(aws_router.ConfigError, match=says):
         RouterConfig.from_environ(env)
+
+
+# --- through the IAM-authorised function URL, as a client calls it ---------------------------------------------
+
+@pytest.fixture
+def function_url(router):
+    with FunctionUrl(lambda request_event, context: router.handle(request_event)) as url:
+        yield url
+
+
+def _session(secret: str = "testing") -> boto3.session.Session:
+    return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key=secret, region_name=REGION)
+
+
+def test_boto3_invoke_endpoint_works_unchanged_through_the_function_url(function_url, aws):
+    aws.weights({"champion": 1, "challenger": 0})
+    runtime = router_runtime_client(function_url.url, region=REGION, session=_session())
+    response = runtime.invoke_endpoint(EndpointName="hs-code", ContentType="application/json",
+                                       Body=json.dumps(["cotton t-shirt"]), TargetVariant="challenger",
+                                       InferenceId="broker-7", CustomAttributes="routing-key=declaration-1")
+    assert response["InvokedProductionVariant"] == "challenger"
+    entry = json.loads(response["Body"].read())["predictions"][0]
+    assert (entry["inference_id"], entry["variant"], entry["codes"][0]) == ("broker-7", "challenger", "080810")
+    assert function_url.events[-1]["rawPath"] == "/endpoints/hs-code/invocations"
+
+
+def test_an_unsigned_or_wrongly_signed_call_is_refused(function_url):
+    assert requests.post(f"{function_url.url}/invocations", json=["x"], timeout=10).status_code == 403
+    status, _, _ = signed_request("GET", f"{function_url.url}/ping", region=REGION, session=_session("wrong"))
+    assert status == 403
+    assert function_url.events == []
+
+
+def test_signed_feedback_and_the_cli_call(function_url, aws, capsys, monkeypatch):
+    status, _, body = signed_request("POST", f"{function_url.url}/feedback",
+                                     json.dumps({"inference_id": "req-1", "hs_code": "610910"}).encode(),
+                                     {"Content-Type": "application/json"}, region=REGION, session=_session())
+    assert status == 200 and json.loads(body)["counts"]["accepted"] == 1
+
+    parser = argparse.ArgumentParser()
+    cli_router.register(parser.add_subparsers(dest="command"))
+
+    def hscode(*argv: str) -> int:
+        args = parser.parse_args(list(argv))
+        return run_command("hscode router call", lambda: args.handler(args))
+
+    assert hscode("router", "call", function_url.url, "/invocations", "--data", '["fresh apples"]',
+                  "--header", "X-Amzn-SageMaker-Target-Variant:champion", "--region", REGION) == 0
+    out, err = capsys.readouterr()
+    printed = "\n".join(line for line in out.splitlines() if not line.startswith('{"_aws"'))  # the router's EMF
+    assert json.loads(printed)["predictions"][0]["codes"][0] == "610910"
+    assert "HTTP 200, variant champion" in err
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    assert hscode("router", "call", function_url.url, "/ping", "--region", REGION) == 1
+    assert "RouterInvokePolicy" in capsys.readouterr().err
