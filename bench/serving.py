@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} ...", flush=True)
             results.append(scenario(url, work, descriptions, name, per_request, connections, args.seconds))
             print(f"  {results[-1]}", flush=True)
+        time.sleep(2)  # requests wrk left in flight when it stopped still finish (and are captured)
         served = served_requests(url)
     finally:
         server.send_signal(signal.SIGTERM)
