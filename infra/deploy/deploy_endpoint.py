@@ -1,15 +1,25 @@
-"""Deploy, or smoke-test, a SageMaker serverless endpoint from an approved model package.
+"""Deploy, smoke-test, or route traffic to a SageMaker serverless endpoint from an approved model package.
 
 Run by infra/deploy/buildspec.yml in the deploy CodePipeline (stack infra/deploy-on-approval.yml):
 
     python infra/deploy/deploy_endpoint.py deploy --stage staging     # latest Approved package of the group
     python infra/deploy/deploy_endpoint.py smoke  --stage staging
     python infra/deploy/deploy_endpoint.py deploy --stage prod --model-package-arn ARN   # what staging tested
+    python infra/deploy/deploy_endpoint.py smoke  --stage prod --variant challenger
+    python infra/deploy/deploy_endpoint.py route  --stage prod --variant challenger --model-package-arn ARN
 
-Thin on purpose (boto3 only, no project imports, so the deploy build installs nothing else): the serving
-work replaces the smoke-test payload and may add traffic shifting. Settings come from arguments or the
-environment variables the CodeBuild project sets (HSCODE_MODEL_PACKAGE_GROUP, SAGEMAKER_EXECUTION_ROLE_ARN,
-HSCODE_ENDPOINT_PREFIX, HSCODE_SERVERLESS_MEMORY_MB, HSCODE_SERVERLESS_MAX_CONCURRENCY, AWS_REGION).
+Prod is two serverless endpoints behind the router (infra/serving.yml): the champion and the challenger. The first
+approved model becomes the champion (weight 1); every later one is deployed as the challenger, and `route` gives
+it the configured weight (ChallengerWeight) once its smoke test passed. The champion stays: promoting the
+challenger is the A/B decision's job. While the challenger endpoint is replaced it gets no traffic (weight 0),
+and the router's deployed-variants parameter forgets the old model, so no answer is captured under the wrong
+version.
+
+Thin on purpose (boto3 only, no project imports, so the deploy build installs nothing else). Settings come from
+arguments or the environment variables the CodeBuild project sets (HSCODE_MODEL_PACKAGE_GROUP,
+SAGEMAKER_EXECUTION_ROLE_ARN, HSCODE_ENDPOINT_PREFIX, HSCODE_SERVERLESS_MEMORY_MB,
+HSCODE_SERVERLESS_MAX_CONCURRENCY, HSCODE_CHAMPION_ENDPOINT, HSCODE_CHALLENGER_ENDPOINT, HSCODE_CHALLENGER_WEIGHT,
+HSCODE_WEIGHTS_PARAMETER, HSCODE_DEPLOYED_VARIANTS_PARAMETER, DEPLOY_VARIANT, AWS_REGION).
 """
 from __future__ import annotations
 
@@ -30,6 +40,8 @@ SMOKE_SAMPLES = [
     "lithium-ion battery for a laptop",
 ]
 HS6_CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
+VARIANTS = ("champion", "challenger")
+ACCEPT_THRESHOLD = "metric.accept_threshold"  # how the Register step stores it (pipelines/registry/request.py)
 
 
 class DeployError(Exception):
@@ -125,6 +137,111 @@ def deploy(sagemaker, *, group: str, endpoint_name: str, role_arn: str, memory_m
             "action": action, "status": status}
 
 
+def package_facts(package: dict) -> dict:
+    """What the router records of a deployed package: ARN, registry version and the model's accept threshold."""
+    threshold = (package.get("CustomerMetadataProperties") or {}).get(ACCEPT_THRESHOLD)
+    try:
+        threshold = None if threshold is None else float(threshold)
+    except ValueError:
+        threshold = None  # the router then answers "review" for everything this model says
+    return {"model_package_arn": package["ModelPackageArn"], "model_version": str(package["ModelPackageVersion"]),
+            "accept_threshold": threshold}
+
+
+class RoutingParameters:
+    """The router's two SSM parameters (infra/serving.yml): the weights and what each variant serves."""
+
+    def __init__(self, ssm, weights_name: str, deployed_name: str):
+        self.ssm, self.weights_name, self.deployed_name = ssm, weights_name, deployed_name
+
+    def _read(self, name: str) -> dict:
+        try:
+            value = json.loads(self.ssm.get_parameter(Name=name)["Parameter"]["Value"])
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ParameterNotFound":
+                raise DeployError(f"SSM parameter {name} not found: create the serving stack (infra/serving.yml) "
+                                  "with the same ProjectName and Environment first") from None
+            raise
+        except ValueError:
+            raise DeployError(f"SSM parameter {name} does not hold JSON: fix or rewrite it") from None
+        if not isinstance(value, dict):
+            raise DeployError(f"SSM parameter {name} holds {type(value).__name__}, not a JSON object")
+        return value
+
+    def _write(self, name: str, value: dict) -> None:
+        text = json.dumps(value, sort_keys=True)
+        self.ssm.put_parameter(Name=name, Value=text, Type="String", Overwrite=True)
+        print(f"{name} = {text}", flush=True)
+
+    def weights(self) -> dict:
+        return self._read(self.weights_name)
+
+    def deployed(self) -> dict:
+        return self._read(self.deployed_name)
+
+    def drain(self, variant: str) -> None:
+        """No traffic to `variant` and no model recorded for it: its endpoint is about to be replaced."""
+        weights = {name: float(weight) for name, weight in self.weights().items()}
+        if weights.get(variant):
+            weights[variant] = 0.0
+            if not any(weights.values()):
+                raise DeployError(f"draining {variant} would leave no variant with traffic ({weights})")
+            self._write(self.weights_name, weights)
+        deployed = self.deployed()
+        if deployed.pop(variant, None) is not None:
+            self._write(self.deployed_name, deployed)
+
+    def route(self, variant: str, facts: dict, challenger_weight: float) -> dict:
+        """Record what `variant` serves, then give it its traffic; returns the weights."""
+        deployed = self.deployed()
+        deployed[variant] = facts
+        self._write(self.deployed_name, deployed)  # first, so no answer of the new model gets the old version
+        if variant == "champion":
+            weights = {"champion": 1.0, "challenger": 0.0}
+        else:
+            weights = {"champion": round(1.0 - challenger_weight, 6), "challenger": challenger_weight}
+        self._write(self.weights_name, weights)
+        return weights
+
+
+def prod_variant(sagemaker, champion_endpoint: str) -> str:
+    """The variant a newly approved model goes to: champion while there is none, else challenger."""
+    return "challenger" if _exists(sagemaker.describe_endpoint, EndpointName=champion_endpoint) else "champion"
+
+
+def deploy_prod(sagemaker, routing: RoutingParameters, *, group: str, endpoints: dict[str, str], role_arn: str,
+                memory_mb: int, max_concurrency: int, package_arn: str | None = None, wait: bool = True) -> dict:
+    """Deploy the package as the champion (the first time) or as the challenger (the champion stays)."""
+    package_arn = package_arn or latest_approved_package(sagemaker, group)
+    variant = prod_variant(sagemaker, endpoints["champion"])
+    if variant == "challenger":
+        champion = routing.deployed().get("champion", {})
+        if champion.get("model_package_arn") == package_arn:
+            raise DeployError(f"{package_arn} is already the champion ({endpoints['champion']}): nothing to "
+                              "deploy as challenger")
+        routing.drain("challenger")
+    print(f"prod: deploying as the {variant}", flush=True)
+    result = deploy(sagemaker, group=group, endpoint_name=endpoints[variant], role_arn=role_arn, memory_mb=memory_mb,
+                    max_concurrency=max_concurrency, package_arn=package_arn, wait=wait)
+    return {**result, "variant": variant}
+
+
+def route(sagemaker, routing: RoutingParameters, *, group: str, endpoints: dict[str, str], variant: str,
+          package_arn: str, challenger_weight: float) -> dict:
+    """Send the variant its traffic, once its endpoint is in service with exactly this package."""
+    if not 0.0 <= challenger_weight <= 1.0:
+        raise DeployError(f"challenger weight {challenger_weight} is not between 0 and 1")
+    package = approved_package(sagemaker, group, package_arn)
+    endpoint = sagemaker.describe_endpoint(EndpointName=endpoints[variant])
+    expected = resource_name(endpoints[variant], package)
+    if endpoint["EndpointStatus"] != "InService" or endpoint["EndpointConfigName"] != expected:
+        raise DeployError(f"endpoint {endpoints[variant]} is {endpoint['EndpointStatus']} with config "
+                          f"{endpoint['EndpointConfigName']}, not InService with {expected}: re-run the deploy action")
+    weights = routing.route(variant, package_facts(package), challenger_weight)
+    print(f"prod: {variant} serves {package_arn}; weights {weights}", flush=True)
+    return {"variant": variant, "model_package_arn": package_arn, "weights": weights}
+
+
 def hs_codes_in(body: bytes) -> list[str]:
     """Every 6-digit code in a response body, whatever its JSON layout."""
     return HS6_CODE.findall(body.decode("utf-8", errors="replace"))
@@ -153,14 +270,22 @@ def smoke_test(runtime, endpoint_name: str, samples: list[str] = SMOKE_SAMPLES) 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     env = os.environ.get
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["deploy", "smoke"])
+    parser.add_argument("action", choices=["deploy", "smoke", "route"])
     parser.add_argument("--stage", required=True, choices=["staging", "prod"])
     parser.add_argument("--model-package-group", default=env("HSCODE_MODEL_PACKAGE_GROUP"))
     parser.add_argument("--model-package-arn", default=env("HSCODE_MODEL_PACKAGE_ARN") or None,
                         help="deploy this package (must be Approved); default: the group's latest Approved")
     parser.add_argument("--role-arn", default=env("SAGEMAKER_EXECUTION_ROLE_ARN"))
     parser.add_argument("--endpoint-prefix", default=env("HSCODE_ENDPOINT_PREFIX"),
-                        help="the endpoint is <prefix>-<stage>")
+                        help="staging's endpoint is <prefix>-staging; prod's default to <prefix>-prod-<variant>")
+    parser.add_argument("--variant", choices=VARIANTS, default=env("DEPLOY_VARIANT") or None,
+                        help="prod smoke/route: the variant the deploy action chose (DEPLOY_VARIANT)")
+    parser.add_argument("--champion-endpoint", default=env("HSCODE_CHAMPION_ENDPOINT"))
+    parser.add_argument("--challenger-endpoint", default=env("HSCODE_CHALLENGER_ENDPOINT"))
+    parser.add_argument("--challenger-weight", type=float, default=env("HSCODE_CHALLENGER_WEIGHT", "0.1"),
+                        help="route: the challenger's share of traffic (default 0.1)")
+    parser.add_argument("--weights-parameter", default=env("HSCODE_WEIGHTS_PARAMETER"))
+    parser.add_argument("--deployed-variants-parameter", default=env("HSCODE_DEPLOYED_VARIANTS_PARAMETER"))
     parser.add_argument("--memory-mb", type=int, default=int(env("HSCODE_SERVERLESS_MEMORY_MB", "2048")))
     parser.add_argument("--max-concurrency", type=int, default=int(env("HSCODE_SERVERLESS_MAX_CONCURRENCY", "5")))
     parser.add_argument("--region", default=env("AWS_REGION") or env("AWS_DEFAULT_REGION"))
@@ -168,31 +293,61 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=Path("deployment.json"),
                         help="deploy writes what it deployed here (the buildspec exports the package ARN from it)")
     args = parser.parse_args(argv)
+    if args.variant is not None and args.variant not in VARIANTS:
+        parser.error(f"DEPLOY_VARIANT={args.variant!r}: expected one of {', '.join(VARIANTS)}")
     required = {"--endpoint-prefix (HSCODE_ENDPOINT_PREFIX)": args.endpoint_prefix, "--region (AWS_REGION)": args.region}
+    if args.action in ("deploy", "route"):
+        required["--model-package-group (HSCODE_MODEL_PACKAGE_GROUP)"] = args.model_package_group
     if args.action == "deploy":
-        required.update({"--model-package-group (HSCODE_MODEL_PACKAGE_GROUP)": args.model_package_group,
-                         "--role-arn (SAGEMAKER_EXECUTION_ROLE_ARN)": args.role_arn})
+        required["--role-arn (SAGEMAKER_EXECUTION_ROLE_ARN)"] = args.role_arn
+    if args.stage == "prod":
+        if args.action in ("deploy", "route"):
+            required.update({"--weights-parameter (HSCODE_WEIGHTS_PARAMETER)": args.weights_parameter,
+                             "--deployed-variants-parameter (HSCODE_DEPLOYED_VARIANTS_PARAMETER)":
+                                 args.deployed_variants_parameter})
+        if args.action in ("smoke", "route"):
+            required["--variant (DEPLOY_VARIANT)"] = args.variant
+        if args.action == "route":
+            required["--model-package-arn (HSCODE_MODEL_PACKAGE_ARN)"] = args.model_package_arn
+    elif args.action == "route":
+        parser.error("route is for --stage prod only: staging serves no traffic")
     missing = [name for name, value in required.items() if not value]
     if missing:
         parser.error("missing " + ", ".join(missing) + " (the deploy stack's CodeBuild project sets them)")
     return args
 
 
+def prod_endpoints(args: argparse.Namespace) -> dict[str, str]:
+    return {"champion": args.champion_endpoint or f"{args.endpoint_prefix}-prod-champion",
+            "challenger": args.challenger_endpoint or f"{args.endpoint_prefix}-prod-challenger"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    endpoint_name = f"{args.endpoint_prefix}-{args.stage}"
+    endpoints, staging = prod_endpoints(args), f"{args.endpoint_prefix}-staging"
     try:
-        if args.action == "deploy":
-            result = deploy(
-                boto3.client("sagemaker", region_name=args.region),
-                group=args.model_package_group, endpoint_name=endpoint_name, role_arn=args.role_arn,
-                memory_mb=args.memory_mb, max_concurrency=args.max_concurrency,
-                package_arn=args.model_package_arn, wait=not args.no_wait,
-            )
-            args.output.write_text(json.dumps(result, indent=2) + "\n")
-        else:
-            codes = smoke_test(boto3.client("sagemaker-runtime", region_name=args.region), endpoint_name)
+        if args.action == "smoke":
+            endpoint = staging if args.stage == "staging" else endpoints[args.variant]
+            codes = smoke_test(boto3.client("sagemaker-runtime", region_name=args.region), endpoint)
             print(f"smoke test passed: {codes}")
+            return 0
+        sagemaker = boto3.client("sagemaker", region_name=args.region)
+        routing = RoutingParameters(boto3.client("ssm", region_name=args.region), args.weights_parameter,
+                                    args.deployed_variants_parameter)
+        if args.stage == "staging":
+            result = deploy(sagemaker, group=args.model_package_group, endpoint_name=staging,
+                            role_arn=args.role_arn, memory_mb=args.memory_mb, max_concurrency=args.max_concurrency,
+                            package_arn=args.model_package_arn, wait=not args.no_wait)
+        elif args.action == "deploy":
+            result = deploy_prod(sagemaker, routing, group=args.model_package_group, endpoints=endpoints,
+                                 role_arn=args.role_arn, memory_mb=args.memory_mb,
+                                 max_concurrency=args.max_concurrency, package_arn=args.model_package_arn,
+                                 wait=not args.no_wait)
+        else:
+            result = route(sagemaker, routing, group=args.model_package_group, endpoints=endpoints,
+                           variant=args.variant, package_arn=args.model_package_arn,
+                           challenger_weight=args.challenger_weight)
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
     except DeployError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

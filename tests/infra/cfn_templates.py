@@ -20,13 +20,14 @@ REGION = "us-east-1"
 PARTITION = "aws"
 
 # The stacks in creation order; later stacks import what earlier ones export.
-STACK_ORDER = ["model-resources.yml", "model-build.yml", "retraining-rules.yml", "deploy-on-approval.yml"]
+STACK_ORDER = ["model-resources.yml", "model-build.yml", "retraining-rules.yml", "serving.yml", "deploy-on-approval.yml"]
 # Parameters without defaults, as a user would pass them.
-REQUIRED_PARAMETERS = {"model-build.yml": {"RepositoryId": "my-org/hs-mlops"}}
+REQUIRED_PARAMETERS = {"model-build.yml": {"RepositoryId": "my-org/hs-mlops"},
+                       "serving.yml": {"RouterCodeKey": "serving/router/router-0123456789abcdef.zip"}}
 
 # Properties that name a resource, i.e. what Ref returns for these types in these templates.
 NAME_PROPERTIES = ("BucketName", "RoleName", "Name", "AlarmName", "AliasName", "LogGroupName",
-                   "ModelPackageGroupName", "ConnectionName")
+                   "ModelPackageGroupName", "ConnectionName", "FunctionName", "ManagedPolicyName")
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -106,6 +107,10 @@ class Resolver:
             return f"arn:{PARTITION}:s3:::{name}"
         if resource["Type"] == "AWS::IAM::Role" and attribute == "Arn":
             return f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{name}"
+        if resource["Type"] == "AWS::Lambda::Function" and attribute == "Arn":
+            return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+        if resource["Type"] == "AWS::Lambda::Url" and attribute == "FunctionUrl":
+            return f"https://{logical_id.lower()}.lambda-url.{REGION}.on.aws/"
         return f"arn:{PARTITION}:{kind}:{REGION}:{ACCOUNT_ID}:{resource['Type'].split('::')[2].lower()}/{name}"
 
     def sub(self, text: str, variables: dict[str, Any]) -> str:

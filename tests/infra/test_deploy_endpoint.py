@@ -1,4 +1,5 @@
-"""infra/deploy/deploy_endpoint.py against moto's SageMaker: which package it deploys, and the smoke check."""
+"""infra/deploy/deploy_endpoint.py against moto's SageMaker and SSM: which package it deploys where, the smoke
+check, and the router's weights and deployed variants it writes for prod (champion first, then challenger)."""
 from __future__ import annotations
 
 import importlib.util
@@ -37,9 +38,10 @@ def sagemaker(monkeypatch):
         yield client
 
 
-def register(client, status: str, group: str = GROUP) -> str:
+def register(client, status: str, group: str = GROUP, accept_threshold: str | None = None) -> str:
+    metadata = {"CustomerMetadataProperties": {"metric.accept_threshold": accept_threshold}} if accept_threshold else {}
     return client.create_model_package(
-        ModelPackageGroupName=group, ModelApprovalStatus=status,
+        ModelPackageGroupName=group, ModelApprovalStatus=status, **metadata,
         InferenceSpecification={
             "Containers": [{"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-inference:2.20-cpu",
                             "ModelDataUrl": "s3://bucket/model.tar.gz"}],
@@ -133,3 +135,158 @@ def test_cli_reports_missing_settings_by_name(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         deploy_endpoint.main(["deploy", "--stage", "staging"])
     assert "HSCODE_ENDPOINT_PREFIX" in capsys.readouterr().err
+
+
+# --- prod: champion and challenger behind the router ---------------------------------------------------------
+
+WEIGHTS, DEPLOYED = "/hs-mlops/dev/serving/weights", "/hs-mlops/dev/serving/deployed-variants"
+PROD = {"champion": "hs-mlops-dev-prod-champion", "challenger": "hs-mlops-dev-prod-challenger"}
+
+
+@pytest.fixture
+def routing(sagemaker):
+    """The router's two parameters as the serving stack creates them."""
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name=WEIGHTS, Value='{"champion": 1.0, "challenger": 0.0}', Type="String")
+    ssm.put_parameter(Name=DEPLOYED, Value="{}", Type="String")
+    return deploy_endpoint.RoutingParameters(ssm, WEIGHTS, DEPLOYED)
+
+
+def _prod(client, routing, package_arn):
+    deployed = deploy_endpoint.deploy_prod(client, routing, group=GROUP, endpoints=PROD, role_arn=ROLE,
+                                           memory_mb=2048, max_concurrency=5, package_arn=package_arn, wait=False)
+    routed = deploy_endpoint.route(client, routing, group=GROUP, endpoints=PROD, variant=deployed["variant"],
+                                   package_arn=package_arn, challenger_weight=0.1)
+    return deployed, routed
+
+
+def test_the_first_approved_model_becomes_the_champion_with_all_the_traffic(sagemaker, routing):
+    first = register(sagemaker, "Approved", accept_threshold="0.62")
+    deployed, routed = _prod(sagemaker, routing, first)
+    assert (deployed["variant"], deployed["endpoint"]) == ("champion", PROD["champion"])
+    assert routed["weights"] == routing.weights() == {"champion": 1.0, "challenger": 0.0}
+    assert routing.deployed() == {"champion": {"model_package_arn": first, "model_version": "1",
+                                               "accept_threshold": 0.62}}
+
+
+def test_later_models_are_deployed_as_the_challenger_at_its_weight_and_the_champion_stays(sagemaker, routing):
+    first = register(sagemaker, "Approved", accept_threshold="0.62")
+    _prod(sagemaker, routing, first)
+    second = register(sagemaker, "Approved")  # registered before Evaluate reported a threshold
+    deployed, routed = _prod(sagemaker, routing, second)
+    assert (deployed["variant"], deployed["endpoint"]) == ("challenger", PROD["challenger"])
+    assert routing.weights() == {"champion": 0.9, "challenger": 0.1}
+    assert routing.deployed() == {
+        "champion": {"model_package_arn": first, "model_version": "1", "accept_threshold": 0.62},
+        "challenger": {"model_package_arn": second, "model_version": "2", "accept_threshold": None}}
+    champion_endpoint = sagemaker.describe_endpoint(EndpointName=PROD["champion"])
+    assert champion_endpoint["EndpointConfigName"] == f"{PROD['champion']}-v1"
+
+
+def test_a_challenger_being_replaced_gets_no_traffic_and_no_recorded_model(sagemaker, routing, monkeypatch):
+    _prod(sagemaker, routing, register(sagemaker, "Approved"))
+    _prod(sagemaker, routing, register(sagemaker, "Approved"))
+    seen = {}
+
+    def deploy_and_look(*args, **kwargs):  # what the router sees while the endpoint is being replaced
+        seen.update(weights=routing.weights(), deployed=set(routing.deployed()))
+        return {"endpoint": kwargs["endpoint_name"], "model_package_arn": kwargs["package_arn"]}
+
+    monkeypatch.setattr(deploy_endpoint, "deploy", deploy_and_look)
+    third = register(sagemaker, "Approved")
+    deploy_endpoint.deploy_prod(sagemaker, routing, group=GROUP, endpoints=PROD, role_arn=ROLE, memory_mb=2048,
+                                max_concurrency=5, package_arn=third, wait=False)
+    assert seen == {"weights": {"champion": 0.9, "challenger": 0.0}, "deployed": {"champion"}}
+
+
+def test_the_champions_own_package_is_not_deployed_as_its_challenger(sagemaker, routing):
+    first = register(sagemaker, "Approved")
+    _prod(sagemaker, routing, first)
+    with pytest.raises(deploy_endpoint.DeployError, match="already the champion"):
+        _prod(sagemaker, routing, first)
+    assert routing.weights() == {"champion": 1.0, "challenger": 0.0}
+
+
+def test_route_refuses_an_endpoint_that_does_not_serve_the_package(sagemaker, routing):
+    _prod(sagemaker, routing, register(sagemaker, "Approved"))
+    second = register(sagemaker, "Approved")
+    with pytest.raises(deploy_endpoint.DeployError, match="not InService with hs-mlops-dev-prod-champion-v2"):
+        deploy_endpoint.route(sagemaker, routing, group=GROUP, endpoints=PROD, variant="champion",
+                              package_arn=second, challenger_weight=0.1)
+    with pytest.raises(deploy_endpoint.DeployError, match="not between 0 and 1"):
+        deploy_endpoint.route(sagemaker, routing, group=GROUP, endpoints=PROD, variant="champion",
+                              package_arn=second, challenger_weight=1.5)
+
+
+def test_without_the_serving_stack_prod_says_to_create_it(sagemaker):
+    routing = deploy_endpoint.RoutingParameters(boto3.client("ssm", region_name=REGION), WEIGHTS, DEPLOYED)
+    _deploy(sagemaker, package_arn=register(sagemaker, "Approved"))  # some endpoint exists; prod needs the stack
+    sagemaker.create_endpoint(EndpointName=PROD["champion"], EndpointConfigName=f"{ENDPOINT}-v1")
+    with pytest.raises(deploy_endpoint.DeployError, match="create the serving stack"):
+        deploy_endpoint.deploy_prod(sagemaker, routing, group=GROUP, endpoints=PROD, role_arn=ROLE, memory_mb=2048,
+                                    max_concurrency=5, package_arn=register(sagemaker, "Approved"), wait=False)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["route", "--stage", "staging"], "route is for --stage prod only"),
+    (["smoke", "--stage", "prod"], "--variant (DEPLOY_VARIANT)"),
+    (["route", "--stage", "prod", "--variant", "challenger"], "HSCODE_WEIGHTS_PARAMETER"),
+])
+def test_cli_refuses_incomplete_prod_actions(monkeypatch, capsys, argv, says):
+    for name in ("HSCODE_WEIGHTS_PARAMETER", "HSCODE_DEPLOYED_VARIANTS_PARAMETER", "DEPLOY_VARIANT",
+                 "HSCODE_MODEL_PACKAGE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("HSCODE_ENDPOINT_PREFIX", "hs-mlops-dev")
+    monkeypatch.setenv("HSCODE_MODEL_PACKAGE_GROUP", GROUP)
+    with pytest.raises(SystemExit):
+        deploy_endpoint.main(argv)
+    assert says in capsys.readouterr().err
+
+
+def test_cli_prod_deploy_then_route_write_deployment_json_and_the_weights(sagemaker, routing, monkeypatch, tmp_path):
+    for name, value in {"AWS_REGION": REGION, "HSCODE_ENDPOINT_PREFIX": "hs-mlops-dev",
+                        "HSCODE_MODEL_PACKAGE_GROUP": GROUP, "SAGEMAKER_EXECUTION_ROLE_ARN": ROLE,
+                        "HSCODE_WEIGHTS_PARAMETER": WEIGHTS, "HSCODE_DEPLOYED_VARIANTS_PARAMETER": DEPLOYED,
+                        "HSCODE_CHALLENGER_WEIGHT": "0.25"}.items():
+        monkeypatch.setenv(name, value)
+    _prod(sagemaker, routing, register(sagemaker, "Approved"))
+    package = register(sagemaker, "Approved")
+    out = tmp_path / "deployment.json"
+    assert deploy_endpoint.main(["deploy", "--stage", "prod", "--model-package-arn", package, "--no-wait",
+                                 "--output", str(out)]) == 0
+    deployed = json.loads(out.read_text())
+    assert (deployed["variant"], deployed["model_package_arn"]) == ("challenger", package)
+    monkeypatch.setenv("DEPLOY_VARIANT", deployed["variant"])
+    monkeypatch.setenv("HSCODE_MODEL_PACKAGE_ARN", package)
+    assert deploy_endpoint.main(["route", "--stage", "prod", "--output", str(out)]) == 0
+    assert routing.weights() == {"champion": 0.75, "challenger": 0.25}
+
+
+@pytest.mark.parametrize("action, variables, expected", [
+    ("deploy", {"DEPLOY_STAGE": "prod"}, "MODEL_PACKAGE_ARN=arn:deployed DEPLOYED_VARIANT=challenger"),
+    ("deploy", {"DEPLOY_STAGE": "staging"}, "MODEL_PACKAGE_ARN=arn:deployed DEPLOYED_VARIANT="),
+    ("route", {"DEPLOY_STAGE": "prod", "HSCODE_MODEL_PACKAGE_ARN": "arn:tested", "DEPLOY_VARIANT": "challenger"},
+     "MODEL_PACKAGE_ARN=arn:tested DEPLOYED_VARIANT=challenger"),
+])
+def test_the_deploy_buildspec_exports_the_package_and_the_variant(tmp_path, action, variables, expected):
+    """The build phase in one bash (as CodeBuild runs it), with a stand-in for the deploy script's AWS work."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    fake = tmp_path / "bin" / "python"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\nif [ \"$1\" = infra/deploy/deploy_endpoint.py ]; then\n"
+                    f"  variant=$([ \"$3\" = --stage ] && [ \"$4\" = prod ] && echo ', \"variant\": \"challenger\"')\n"
+                    f"  echo \"{{\\\"model_package_arn\\\": \\\"arn:deployed\\\"$variant}}\" > deployment.json\n"
+                    f"  exit 0\nfi\nexec {sys.executable} \"$@\"\n")
+    fake.chmod(0o755)
+    commands = yaml.safe_load((REPO_ROOT / "infra/deploy/buildspec.yml").read_text())["phases"]["build"]["commands"]
+    env = {"PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}", "DEPLOY_ACTION": action, **variables}
+    result = subprocess.run(["bash", "-ec", "\n".join(commands)], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected

@@ -1,10 +1,11 @@
-"""Create the four stacks, in order, in moto's CloudFormation and check the resources they make.
+"""Create the five stacks, in order, in moto's CloudFormation and check the resources they make.
 
 moto's CloudFormation lacks some types (CodeBuild, CodePipeline, CodeStar connections, the model package
-group, CloudWatch alarms, bucket policies): those resources are removed from the copy sent to moto and
-references to them become placeholders. cfn-lint covers them instead (test_templates_lint.py).
-Everything else (buckets, KMS key, roles and their policies, EventBridge rules, log groups, exports and
-imports between the stacks) is created by moto from the template itself.
+group, CloudWatch alarms, bucket policies, Lambda function URLs): those resources are removed from the copy sent
+to moto and references to them become placeholders. cfn-lint covers them instead (test_templates_lint.py).
+Everything else (buckets, KMS key, roles and their policies, EventBridge rules, log groups, SSM parameters, the
+router function from its zip in the artifact bucket, exports and imports between the stacks) is created by moto
+from the template itself.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 from moto import mock_aws
 from moto.core.common_models import CloudFormationModel
 
+from pipelines.serving.aws_package import build_router_zip
 from tests.infra.cfn_templates import ACCOUNT_ID, REGION, REQUIRED_PARAMETERS, STACK_ORDER, load_template, \
     resolved_stacks
 
@@ -28,7 +30,7 @@ def moto_supported_types() -> set[str]:
     """Resource types moto's CloudFormation can create (its models register as CloudFormationModel)."""
     import importlib
     for service in ("s3", "iam", "kms", "events", "sqs", "logs", "sagemaker", "cloudwatch", "codebuild",
-                    "codepipeline"):
+                    "codepipeline", "awslambda", "ssm"):
         importlib.import_module(f"moto.{service}.models")
 
     def subclasses(cls):
@@ -68,14 +70,19 @@ def for_moto(template: dict, supported: set[str]) -> tuple[dict, set[str]]:
 
 
 @pytest.fixture(scope="module")
-def aws():
-    """The four stacks created in moto, in order; yields boto3 clients and what moto could not create."""
+def aws(tmp_path_factory):
+    """The five stacks created in moto, in order; yields boto3 clients and what moto could not create."""
     supported = moto_supported_types()
     with mock_aws(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # moto warns for each type it skips; we removed those ourselves
         cloudformation = boto3.client("cloudformation", region_name=REGION)
         skipped = {}
         for name in STACK_ORDER:
+            if name == "serving.yml":  # as docs/deploy.md says: the router zip is uploaded before the stack
+                zip_path, _ = build_router_zip(tmp_path_factory.mktemp("router") / "router.zip")
+                boto3.client("s3", region_name=REGION).upload_file(
+                    str(zip_path), f"{PROJECT}-artifacts-{ACCOUNT_ID}-{REGION}",
+                    REQUIRED_PARAMETERS[name]["RouterCodeKey"])
             body, skipped[name] = for_moto(load_template(name), supported)
             stack = f"{PROJECT}-{name.removesuffix('.yml')}"
             cloudformation.create_stack(
@@ -88,7 +95,7 @@ def aws():
             status = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
             assert status == "CREATE_COMPLETE", f"{stack}: {status}"
         yield {service: boto3.client(service, region_name=REGION)
-               for service in ("cloudformation", "s3", "iam", "kms", "events")}, skipped
+               for service in ("cloudformation", "s3", "iam", "kms", "events", "ssm", "lambda")}, skipped
 
 
 def test_what_moto_skips_is_only_what_it_cannot_create(aws):
@@ -96,6 +103,8 @@ def test_what_moto_skips_is_only_what_it_cannot_create(aws):
     types = {name: {load_template(name)["Resources"][lid]["Type"] for lid in ids} for name, ids in skipped.items()}
     # The retraining stack's rules and roles are all real in moto; only its alarm is not.
     assert types["retraining-rules.yml"] == {"AWS::CloudWatch::Alarm"}
+    # The router function, its role, parameters and log group are real; its URL and the bucket policy are not.
+    assert types["serving.yml"] == {"AWS::Lambda::Url", "AWS::S3::BucketPolicy"}
     assert "AWS::Events::Rule" not in set().union(*types.values())
     assert "AWS::IAM::Role" not in set().union(*types.values())
 
@@ -111,7 +120,7 @@ def test_exports_feed_the_later_stacks(aws):
     assert exports[f"{PROJECT}-SageMakerExecutionRoleArn"].endswith(f":role/{PROJECT}-sagemaker-execution")
 
 
-@pytest.mark.parametrize("bucket", ["data", "artifacts", "cicd"])
+@pytest.mark.parametrize("bucket", ["data", "artifacts", "cicd", "capture"])
 def test_buckets_are_encrypted_with_the_project_key(aws, bucket):
     # moto's CloudFormation applies a bucket's encryption but ignores its versioning, public access block
     # and notification settings: test_templates_structure.py checks those in the templates.
@@ -189,3 +198,30 @@ def test_approval_rule_starts_only_the_deploy_pipeline(aws):
         "Sid": "StartDeployPipelineOnly", "Effect": "Allow",
         "Action": "codepipeline:StartPipelineExecution", "Resource": deploy_arn,
     }]
+
+
+def test_the_router_function_is_created_from_its_zip_with_its_parameters(aws):
+    clients, _ = aws
+    function = clients["lambda"].get_function(FunctionName=f"{PROJECT}-router")
+    configuration = function["Configuration"]
+    assert configuration["Handler"] == "pipelines.serving.aws_router.handler"
+    assert configuration["Role"].endswith(f":role/{PROJECT}-router")
+    variables = configuration["Environment"]["Variables"]
+    weights = clients["ssm"].get_parameter(Name=variables["WEIGHTS_PARAMETER"])["Parameter"]["Value"]
+    assert json.loads(weights) == {"champion": 1.0, "challenger": 0.0}
+    assert clients["ssm"].get_parameter(Name=variables["DEPLOYED_VARIANTS_PARAMETER"])["Parameter"]["Value"] == "{}"
+    assert variables["CAPTURE_BUCKET"] == f"{PROJECT}-capture-{ACCOUNT_ID}-{REGION}"
+    exports = {e["Name"]: e["Value"] for e in clients["cloudformation"].list_exports()["Exports"]}
+    assert exports[f"{PROJECT}-WeightsParameterName"] == variables["WEIGHTS_PARAMETER"]
+    assert exports[f"{PROJECT}-CaptureUri"] == f"s3://{variables['CAPTURE_BUCKET']}/capture/"
+
+
+def test_the_router_role_is_for_lambda_and_invokes_only_the_two_variant_endpoints(aws):
+    clients, _ = aws
+    role = clients["iam"].get_role(RoleName=f"{PROJECT}-router")["Role"]
+    assert [s["Principal"]["Service"] for s in role["AssumeRolePolicyDocument"]["Statement"]] == [
+        "lambda.amazonaws.com"]
+    invoke = next(s for s in _inline_statements(clients["iam"], f"{PROJECT}-router")
+                  if s["Sid"] == "InvokeVariantEndpoints")
+    assert invoke["Resource"] == [f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:endpoint/{PROJECT}-prod-champion",
+                                  f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:endpoint/{PROJECT}-prod-challenger"]

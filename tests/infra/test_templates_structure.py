@@ -11,8 +11,8 @@ from pipelines.settings import REPO_ROOT
 from tests.infra.cfn_templates import resolved_stacks
 
 STACKS = resolved_stacks()
-RESOURCES, BUILD, RETRAINING, DEPLOY = (STACKS[n] for n in (
-    "model-resources.yml", "model-build.yml", "retraining-rules.yml", "deploy-on-approval.yml"))
+RESOURCES, BUILD, RETRAINING, SERVING, DEPLOY = (STACKS[n] for n in (
+    "model-resources.yml", "model-build.yml", "retraining-rules.yml", "serving.yml", "deploy-on-approval.yml"))
 
 
 def resources_of_type(stack, kind: str) -> dict[str, dict]:
@@ -20,7 +20,8 @@ def resources_of_type(stack, kind: str) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("stack, logical_id", [
-    (RESOURCES, "DataBucket"), (RESOURCES, "ArtifactBucket"), (BUILD, "PipelineArtifactBucket")])
+    (RESOURCES, "DataBucket"), (RESOURCES, "ArtifactBucket"), (BUILD, "PipelineArtifactBucket"),
+    (SERVING, "CaptureBucket")])
 def test_buckets_are_kms_encrypted_private_versioned(stack, logical_id):
     properties = stack.resource(logical_id)["Properties"]
     default = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
@@ -62,7 +63,7 @@ def test_codebuild_sets_every_variable_the_buildspec_reads():
     assert variables["HSCODE_WAIT_FOR_EXECUTION"] == "false"  # no blocking wait unless asked
 
 
-def test_deploy_pipeline_is_staging_smoke_approval_prod():
+def test_deploy_pipeline_is_staging_smoke_approval_prod_then_traffic():
     stages = DEPLOY.resource("DeployPipeline")["Properties"]["Stages"]
     steps = []
     for stage in stages[1:]:
@@ -74,16 +75,20 @@ def test_deploy_pipeline_is_staging_smoke_approval_prod():
             steps.append(f"{env['DEPLOY_ACTION']} {env['DEPLOY_STAGE']}")
             if env["DEPLOY_STAGE"] == "prod":  # prod gets exactly what staging tested
                 assert env["HSCODE_MODEL_PACKAGE_ARN"] == "#{Staging.MODEL_PACKAGE_ARN}"
-    assert steps == ["deploy staging", "smoke staging", "approval", "deploy prod", "smoke prod"]
+            if env["DEPLOY_STAGE"] == "prod" and env["DEPLOY_ACTION"] != "deploy":  # ... on the variant it chose
+                assert env["DEPLOY_VARIANT"] == "#{Production.DEPLOYED_VARIANT}"
+    # traffic moves (route) only after the variant's own endpoint passed its smoke test
+    assert steps == ["deploy staging", "smoke staging", "approval", "deploy prod", "smoke prod", "route prod"]
     assert stages[0]["Actions"][0]["Configuration"]["DetectChanges"] is False  # a push never deploys
     assert DEPLOY.resource("DeployProject")["Properties"]["Source"]["BuildSpec"] == "infra/deploy/buildspec.yml"
 
 
 def test_deploy_buildspec_exports_what_prod_reads():
     buildspec = yaml.safe_load((REPO_ROOT / "infra/deploy/buildspec.yml").read_text())
-    assert buildspec["env"]["exported-variables"] == ["MODEL_PACKAGE_ARN"]
-    staging = DEPLOY.resource("DeployPipeline")["Properties"]["Stages"][1]["Actions"][0]
-    assert staging["Namespace"] == "Staging"
+    assert buildspec["env"]["exported-variables"] == ["MODEL_PACKAGE_ARN", "DEPLOYED_VARIANT"]
+    stages = DEPLOY.resource("DeployPipeline")["Properties"]["Stages"]
+    assert stages[1]["Actions"][0]["Namespace"] == "Staging"
+    assert stages[3]["Actions"][0]["Name"] == "DeployProd" and stages[3]["Actions"][0]["Namespace"] == "Production"
 
 
 def test_drift_alarm_watches_the_custom_metric_with_a_threshold_parameter():
