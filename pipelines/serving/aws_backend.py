@@ -130,8 +130,9 @@ def endpoint_error(error: ClientError, variant: str, endpoint: str) -> BackendEr
     """invoke_endpoint's error as the status and message the router answers with.
 
     A ModelError carries the container's own answer: its 4xx is the client's fault and passes through with the
-    model's message; its 5xx is ours (502). The runtime API's own refusals (no such endpoint, throttling, access)
-    are the deployment's problem, never the client's: 503 when retrying may help, else 502.
+    model's message; its 5xx is ours (502). A missing endpoint, throttling or a model still loading is 503 (retry,
+    or the variant is not deployed yet). Other 4xx refusals of the request (ValidationError, e.g. CustomAttributes
+    too long; a SageMaker-compatible server's own 4xx) pass through; anything else (access denied) is 502.
     """
     code = error.response.get("Error", {}).get("Code", "")
     message = error.response.get("Error", {}).get("Message", "")
@@ -146,11 +147,11 @@ def endpoint_error(error: ClientError, variant: str, endpoint: str) -> BackendEr
     if code in _RETRY_LATER or status in (429, 503):
         return BackendError(503, f"the {variant} endpoint {endpoint} is busy or starting ({code}: {message}): "
                                  "retry shortly")
-    if code == "ValidationError" and "not found" in message.lower():
+    if code == "ValidationError" and "not found" in message.lower() and "endpoint" in message.lower():
         return BackendError(503, f"variant {variant!r} is not deployed: endpoint {endpoint} not found; deploy it "
                                  "(docs/deploy.md) or set its weight to 0")
-    if code.isdigit() and 400 <= status < 500:
-        # A SageMaker-compatible server (hscode serve) answering a plain 4xx: botocore keeps no message of it.
+    if 400 <= status < 500 and (code == "ValidationError" or code.isdigit()):
+        # botocore keeps no message of a bare 4xx (code = the status): say who refused
         return BackendError(status, _inner_message(message) or f"the {variant} endpoint {endpoint} refused the "
                                                                f"request ({status})")
     return BackendError(502, f"calling the {variant} endpoint {endpoint} failed ({code or status}): {message}")

@@ -133,6 +133,8 @@ def _answer_with(status: int, headers: dict, body: dict | str, hold: threading.E
     (403, {"x-amzn-ErrorType": "AccessDeniedException:"}, {"message": "not authorized to sagemaker:Invoke"}, 502,
      "not authorized"),
     (415, {}, {"error": "Unsupported Media Type: application/x-protobuf"}, 415, "refused the request (415)"),
+    (400, {"x-amzn-ErrorType": "ValidationError:"}, {"message": "CustomAttributes: at most 1024 characters"}, 400,
+     "at most 1024 characters"),
     (500, {}, "<html>proxy error</html>", 502, "failed"),
 ])
 def test_runtime_errors_become_the_routers_answers(status, headers, body, expected, says):
