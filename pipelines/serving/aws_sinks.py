@@ -18,14 +18,12 @@ stdlib + boto3 only: the AWS Lambda router ships this module.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
-from pipelines.serving.capture import BufferedCaptureSink, CapturedRequest, hour_file_name, parse_capture_line
-from pipelines.serving.feedback import GroundTruthSink, ground_truth_prefix
+from pipelines.serving.capture import BufferedCaptureSink, CapturedRequest, FileNamer, parse_capture_lines
+from pipelines.serving.feedback import GroundTruthSink, ground_truth_prefix, parse_ground_truth_lines
 
-log = logging.getLogger(__name__)
 
 JSON_LINES = "application/jsonlines"
 _HOUR_CHARS = len("yyyy/mm/dd/hh")
@@ -63,7 +61,8 @@ class S3GroundTruthSink(GroundTruthSink):
     def __init__(self, client, bucket: str, prefix: str = "ground-truth/",
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.client, self.bucket, self.prefix = client, bucket, folder(prefix)
-        self._clock = clock  # the file's hour and name: later files sort after earlier ones (latest label wins)
+        self._clock = clock  # the file's hour and name
+        self._namer = FileNamer()  # this writer's later files sort after its earlier ones: the latest label wins
         self._pending: list[dict] = []
 
     def write(self, record: dict) -> None:
@@ -74,7 +73,8 @@ class S3GroundTruthSink(GroundTruthSink):
             return
         batch, self._pending = self._pending, []
         now = self._clock()
-        key = f"{self.prefix}{ground_truth_prefix(now)}/{hour_file_name(now)}"
+        folder = f"{self.prefix}{ground_truth_prefix(now)}"
+        key = f"{folder}/{self._namer.name(now, folder)}"
         data = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in batch)
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data.encode("utf-8"), ContentType=JSON_LINES)
 
@@ -144,18 +144,8 @@ def read_capture_s3(root: str, endpoint: str | None = None, variant: str | None 
         for variant_name in _children(client, bucket, f"{prefix}{endpoint_name}/", variant):
             base = f"{prefix}{endpoint_name}/{variant_name}/"
             for key in _hour_keys(client, bucket, base, since, until):
-                for number, line in enumerate(_lines(client, bucket, key), start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        captured = parse_capture_line(line, endpoint_name, variant_name)
-                    except (ValueError, KeyError, TypeError, AttributeError) as error:
-                        log.warning("s3://%s/%s line %d is not a capture record (%s); skipped",
-                                    bucket, key, number, error)
-                        continue
-                    if (since and captured.inference_time < since) or (until and captured.inference_time >= until):
-                        continue
-                    yield captured
+                yield from parse_capture_lines(_lines(client, bucket, key), f"s3://{bucket}/{key}", endpoint_name,
+                                               variant_name, since, until)
 
 
 def iter_ground_truth_s3(root: str, client=None) -> Iterator[tuple[str, str]]:
@@ -163,14 +153,7 @@ def iter_ground_truth_s3(root: str, client=None) -> Iterator[tuple[str, str]]:
     client = _client(client)
     bucket, prefix = split_s3_uri(root)
     for key in _hour_keys(client, bucket, prefix, None, None):
-        for number, line in enumerate(_lines(client, bucket, key), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                yield record["eventMetadata"]["eventId"], record["groundTruthData"]["data"]
-            except (ValueError, KeyError, TypeError) as error:
-                log.warning("s3://%s/%s line %d is not a ground-truth record (%s); skipped", bucket, key, number, error)
+        yield from parse_ground_truth_lines(_lines(client, bucket, key), f"s3://{bucket}/{key}")
 
 
 def read_ground_truth_s3(root: str, client=None) -> dict[str, str]:
