@@ -88,3 +88,18 @@ def test_the_zip_serves_with_only_boto3_in_a_clean_interpreter(tmp_path, moto_en
     assert json.loads(result["body"])["predictions"][0]["codes"][0] == "610910"
     captured = boto3.client("s3", **aws).list_objects_v2(Bucket="capture", Prefix="capture/hs-code/champion/")
     assert captured["KeyCount"] == 1
+
+
+def test_hscode_router_package_prints_the_key_to_upload_to(tmp_path, capsys):
+    import argparse
+
+    from pipelines.cli import router as cli_router
+    from steps.hsml.cli_errors import run_command
+
+    parser = argparse.ArgumentParser()
+    cli_router.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["router", "package", "--out", str(tmp_path / "router.zip")])
+    assert run_command("hscode router package", lambda: args.handler(args)) == 0
+    out, err = capsys.readouterr()
+    _, sha = build_router_zip(tmp_path / "again.zip")
+    assert out.strip() == code_key(sha) and f"sha256 {sha}" in err
