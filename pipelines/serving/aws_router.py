@@ -185,9 +185,18 @@ class LambdaRouter:
                                     "POST /endpoints/<name>/invocations, POST /feedback, GET /ping or GET /metrics"})
 
 
+class BadEvent(ValueError):
+    """An event whose body cannot be read (answered 400)."""
+
+
 def _body(event: Mapping) -> bytes:
     body = event.get("body") or ""
-    return base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+    if not event.get("isBase64Encoded"):
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except ValueError:
+        raise BadEvent("the request body is marked base64 but is not valid base64") from None
 
 
 def function_url_response(response: FrontEndResponse) -> dict:
@@ -237,4 +246,10 @@ def handler(event, context=None) -> dict:
         except Exception as error:  # answered, not raised: the next invocation tries again
             log.exception("router start-up failed")
             return _json(503, {"error": f"the router is not ready: {type(error).__name__}: {error}"})
-    return _ROUTER.handle(event)
+    try:
+        return _ROUTER.handle(event)
+    except BadEvent as error:
+        return _json(400, {"error": str(error)})
+    except Exception as error:  # a bug of ours: logged with its traceback, never sent
+        log.exception("router failed")
+        return _json(500, {"error": f"internal error: {type(error).__name__}"})

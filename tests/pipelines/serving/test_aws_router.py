@@ -368,3 +368,14 @@ def test_signed_feedback_and_the_cli_call(function_url, aws, capsys, monkeypatch
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
     assert hscode("router", "call", function_url.url, "/ping", "--region", REGION) == 1
     assert "RouterInvokePolicy" in capsys.readouterr().err
+
+
+def test_handler_answers_json_for_an_unreadable_body_and_for_its_own_bugs(router, monkeypatch):
+    monkeypatch.setattr(aws_router, "_ROUTER", router)
+    broken = {**event("POST", "/invocations", "x"), "isBase64Encoded": True, "body": "not base64!"}
+    response = aws_router.handler(broken, None)
+    assert response["statusCode"] == 400 and "not valid base64" in body_of(response)["error"]
+
+    monkeypatch.setattr(router, "handle", lambda request_event: {}["a bug"])
+    response = aws_router.handler(event("GET", "/ping"), None)
+    assert response["statusCode"] == 500 and body_of(response) == {"error": "internal error: KeyError"}
