@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.serving.capture import CaptureSink
@@ -56,6 +58,64 @@ def _serve(args) -> int:
 
 
 def serve(args) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    endpoint = build_endpoint(args)
+    host, port = endpoint.sock.getsockname()[:2]
+    shown = ", ".join(f"{name}={source.ref} (version {source.model_version}, weight {endpoint.weights[name]:g})"
+                      for name, source in endpoint.backend.sources.items())
+    print(f"hscode serve: http://{host}:{port} endpoint {args.endpoint_name}: {shown}", flush=True)
+    print(f"hscode serve: capture {endpoint.capture_dir or 'off'}, ground truth {endpoint.ground_truth_dir}, "
+          f"weights {endpoint.weights_file}", flush=True)
+
+    stops: list[int] = []
+    previous = {sig: signal.signal(sig, lambda number, frame: stops.append(number))
+                for sig in (signal.SIGINT, signal.SIGTERM)}  # uvicorn hands the signal back here after a clean stop
+    try:
+        endpoint.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if endpoint.failures:
+        raise JobFailed(f"the models failed to load: {endpoint.failures[0]}")
+    stats = endpoint.frontend.stats()
+    captured = stats["capture"]
+    print(f"hscode serve: stopped; {stats['requests']} requests answered, capture written {captured['written']}, "
+          f"failed {captured['failed']}, pending {captured['pending']}", flush=True)
+    return 0
+
+
+@dataclass
+class LocalEndpoint:
+    """Everything `hscode serve` runs, built and bound but not yet started."""
+
+    server: object  # uvicorn.Server
+    sock: socket.socket
+    frontend: object  # ServingFrontEnd
+    backend: object  # LocalBackend
+    weights: dict[str, float]
+    weights_file: Path
+    capture_dir: Path | None
+    ground_truth_dir: Path
+    failures: list[BaseException] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def run(self) -> None:
+        """Serve until SIGTERM/Ctrl-C (main thread) or `stop()`; models load meanwhile; closes the socket."""
+        try:
+            self.server.run(sockets=[self.sock])
+        finally:
+            self.sock.close()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+
+
+def build_endpoint(args) -> LocalEndpoint:
+    """Resolve and unpack the models, write the weights, build the sinks, front end and app, bind the socket."""
     from pipelines import settings
     from pipelines.serving.app import bind_socket, create_app, make_server
     from pipelines.serving.capture import CapturedIds, LocalCaptureSink
@@ -67,7 +127,6 @@ def serve(args) -> int:
     from steps.hsml.hs_codes import HSCodeNormalizer, load_hs6_codes
 
     _check_options(args)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     home = settings.hscode_home()
     sources = {CHAMPION: resolve_model(args.model, group=args.group)}
     if args.challenger:
@@ -83,10 +142,10 @@ def serve(args) -> int:
     thresholds = backend.thresholds(args.accept_threshold)
     _warn_about_thresholds(thresholds, sources)
 
-    capture_dir = Path(args.capture_dir) if args.capture_dir else home / "capture"
-    ground_truth_dir = Path(args.ground_truth_dir) if args.ground_truth_dir else home / "ground-truth"
-    capture = NoCapture() if args.no_capture else LocalCaptureSink(capture_dir)
-    known = KnownIds(fallback=None if args.no_capture else CapturedIds(capture_dir, args.endpoint_name))
+    capture_dir = None if args.no_capture else Path(args.capture_dir or home / "capture")
+    ground_truth_dir = Path(args.ground_truth_dir or home / "ground-truth")
+    capture = NoCapture() if capture_dir is None else LocalCaptureSink(capture_dir)
+    known = KnownIds(fallback=None if capture_dir is None else CapturedIds(capture_dir, args.endpoint_name))
     frontend = ServingFrontEnd(args.endpoint_name, store, backend, capture, LocalGroundTruthSink(ground_truth_dir),
                                thresholds, HSCodeNormalizer(load_hs6_codes(settings.HS2022_NOMENCLATURE)),
                                known_ids=known)
@@ -99,29 +158,8 @@ def serve(args) -> int:
         server.should_exit = True
 
     server = make_server(create_app(frontend, backend, on_load_failure=on_load_failure), sock)
-    host, port = sock.getsockname()[:2]
-    shown = ", ".join(f"{name}={source.ref} (version {source.model_version}, weight {weights[name]:g})"
-                      for name, source in sources.items())
-    print(f"hscode serve: http://{host}:{port} endpoint {args.endpoint_name}: {shown}", flush=True)
-    print(f"hscode serve: capture {'off' if args.no_capture else capture_dir}, ground truth {ground_truth_dir}, "
-          f"weights {store.path}", flush=True)
-
-    stops: list[int] = []
-    previous = {sig: signal.signal(sig, lambda number, frame: stops.append(number))
-                for sig in (signal.SIGINT, signal.SIGTERM)}  # uvicorn hands the signal back here after a clean stop
-    try:
-        server.run(sockets=[sock])
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        sock.close()
-    if failures:
-        raise JobFailed(f"the models failed to load: {failures[0]}")
-    stats = frontend.stats()
-    captured = stats["capture"]
-    print(f"hscode serve: stopped; {stats['requests']} requests answered, capture written {captured['written']}, "
-          f"failed {captured['failed']}, pending {captured['pending']}", flush=True)
-    return 0
+    return LocalEndpoint(server, sock, frontend, backend, weights, store.path, capture_dir, ground_truth_dir,
+                         failures)
 
 
 def _check_options(args) -> None:

@@ -225,6 +225,9 @@ def make_server(app: FastAPI, sock: socket.socket):
     import uvicorn
 
     host, port = sock.getsockname()[:2]
+    # log_config=None: uvicorn's records go to the root logger as ours do, not through a dictConfig of its own
+    # (which would close every handler already installed)
     config = uvicorn.Config(app, host=host, port=port, workers=1, access_log=False, log_level="info",
-                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, lifespan="on", backlog=2048)
+                            log_config=None, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, lifespan="on",
+                            backlog=2048)
     return uvicorn.Server(config)

@@ -66,6 +66,7 @@ class MicroBatcher:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
         self._closed = False
         self.calls = 0  # model calls made, and the requests and rows they held (for /metrics and tests)
         self.requests = 0
@@ -75,10 +76,11 @@ class MicroBatcher:
 
     def submit(self, texts: list[str]) -> tuple[dict, int, int]:
         """Blocks until the model ran: (the batch's outputs, this request's first row, its row count)."""
-        if self._closed:
-            raise RuntimeError("the model server is shutting down")
         job = _Job(texts)
-        self._queue.put(job)
+        with self._lock:  # every job is queued before the stop mark, so none waits forever
+            if self._closed:
+                raise RuntimeError("the model server is shutting down")
+            self._queue.put(job)
         job.done.wait()
         if job.error is not None:
             raise job.error
@@ -86,10 +88,12 @@ class MicroBatcher:
 
     def close(self) -> None:
         """Finish what is queued, then stop the worker."""
-        if not self._closed:
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
             self._queue.put(_STOP)
-            self._worker.join()
+        self._worker.join()
 
     def _loop(self) -> None:
         carried = None
