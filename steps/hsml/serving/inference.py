@@ -65,13 +65,15 @@ def _json_rows(payload) -> list:
 
 
 def _json_lines_rows(body: str) -> list:
-    """application/jsonlines: one JSON value per line (a string, a list or an object as above); blank lines skip."""
+    """application/jsonlines: one JSON value per line, a string, a list or an object as above; any other value
+    (a number, null) is one row, which the per-row check refuses on its own. Blank lines are skipped."""
     rows = []
     for number, line in enumerate(body.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            rows += _json_rows(json.loads(line))
+            payload = json.loads(line)
+            rows += _json_rows(payload) if isinstance(payload, (str, list, dict)) else [payload]
         except ValueError as error:  # json.JSONDecodeError is a ValueError
             raise ValueError(f"application/jsonlines line {number}: {error}") from error
     return rows
