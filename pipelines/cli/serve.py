@@ -189,6 +189,11 @@ def initial_weights(text: str | None, variants: list[str]) -> dict[str, float]:
 
 
 def _warn_about_thresholds(thresholds: dict[str, float | None], sources) -> None:
+    for variant, source in sources.items():
+        if source.status not in (None, "Approved"):
+            logging.getLogger("hscode.serve").warning(
+                "variant %s: version %s is %s, not Approved: serving it anyway (a deploy would not)",
+                variant, source.model_version, source.status)
     for variant, threshold in thresholds.items():
         if threshold is None:
             logging.getLogger("hscode.serve").warning(

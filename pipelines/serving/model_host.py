@@ -62,6 +62,7 @@ class ModelSource:
     path: Path  # a model.tar.gz or an extracted model dir
     model_version: str  # what capture records: the registry version number, else the file or folder name
     accept_threshold: float | None  # the registry's metric, else None
+    status: str | None = None  # the registry version's approval status; None for a path
 
 
 def resolve_model(ref: str, *, group: str | None = None, registry=None) -> ModelSource:
@@ -86,7 +87,8 @@ def resolve_model(ref: str, *, group: str | None = None, registry=None) -> Model
         hint = " (or pass --model PATH)" if "approve one with" in str(error) else ""
         raise UsageError(f"{error}{hint}") from None
     threshold = version.metrics.get("accept_threshold")
-    return ModelSource(text, artifact, str(version.version), float(threshold) if threshold is not None else None)
+    return ModelSource(text, artifact, str(version.version), float(threshold) if threshold is not None else None,
+                       version.status)
 
 
 def _sha256(path: Path) -> str:
@@ -186,17 +188,22 @@ class LoadedModel:
         self.version = saved_model_version(model_dir)
         self.emulator = TFServingEmulator(model_dir / self.version, model_name=DEFAULT_MODEL_NAME,
                                           version=self.version, max_batch=max_batch, max_wait_s=max_wait_s)
-        hook_file = model_dir / "code" / "inference.py"
-        self.hook = None
-        if hook_file.is_file():
-            name = f"hscode_serving_hook_{re.sub(r'[^0-9a-zA-Z_]', '_', variant)}_{id(self):x}"
-            try:
-                self.hook = import_hook(hook_file.parent, name)
-            except Exception as error:
-                self.emulator.close()
-                raise UsageError(f"{hook_file}: the model's serving hook does not import "
-                                 f"({type(error).__name__}: {error})") from error
-        self.handler = self._handler()
+        try:
+            self.hook = self._import_hook(model_dir / "code" / "inference.py")
+            self.handler = self._handler()
+        except BaseException:
+            self.emulator.close()  # no batcher thread left behind for a model that will not serve
+            raise
+
+    def _import_hook(self, hook_file: Path):
+        if not hook_file.is_file():
+            return None
+        name = f"hscode_serving_hook_{re.sub(r'[^0-9a-zA-Z_]', '_', self.variant)}_{id(self):x}"
+        try:
+            return import_hook(hook_file.parent, name)
+        except Exception as error:
+            raise UsageError(f"{hook_file}: the model's serving hook does not import "
+                             f"({type(error).__name__}: {error})") from error
 
     def _handler(self):
         hook = self.hook

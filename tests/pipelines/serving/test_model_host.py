@@ -53,7 +53,9 @@ def test_registry_refs_resolve_to_the_artifact_version_and_accept_threshold(tmp_
         source = resolve_model(ref, registry=registry)
         assert (source.model_version, source.accept_threshold) == ("1", 0.42)
         assert source.path.read_bytes() == model_tar.read_bytes()
-    assert resolve_model("2", registry=registry).accept_threshold is None  # registered without one
+    pending = resolve_model("2", registry=registry)
+    assert (pending.accept_threshold, pending.status) == (None, "PendingManualApproval")  # registered without one
+    assert resolve_model("1", registry=registry).status == "Approved"
 
 
 def test_no_approved_version_says_how_to_approve_one_or_pass_a_path(tmp_path):

@@ -10,7 +10,8 @@ import threading
 import pytest
 import requests
 
-from pipelines.cli import main
+from pipelines.cli import build_parser, main
+from pipelines.cli.serve import build_endpoint
 from pipelines.registry import LocalRegistry
 from tests.pipelines.serving.serve_fixtures import InProcessServe, ServeProcess
 
@@ -68,6 +69,19 @@ def test_weights_are_written_to_the_endpoints_weights_file(model_dir, model_tar,
         assert serve.endpoint.weights_file == weights_file
         assert json.loads(weights_file.read_text()) == {"challenger": 0.1, "champion": 0.9}
         assert requests.post(f"{serve.url}/endpoints/trial/invocations", json=["a"], timeout=30).status_code == 200
+
+
+def test_serving_a_version_that_is_not_approved_or_has_no_threshold_warns(model_tar, home, caplog):
+    registry = LocalRegistry()
+    registry.register("hs-code-classifier", str(model_tar), metrics={"accuracy": 0.5})
+    endpoint = build_endpoint(build_parser().parse_args(["serve", "--model", "1", "--port", "0", "--no-capture"]))
+    try:
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    finally:
+        endpoint.sock.close()
+        endpoint.frontend.close()
+    assert any("version 1 is PendingManualApproval, not Approved" in w for w in warnings)
+    assert any("no accept threshold known" in w and "every answer is 'review'" in w for w in warnings)
 
 
 def test_no_approved_model_says_how_to_approve_one(home, capsys):
