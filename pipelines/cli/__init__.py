@@ -13,7 +13,7 @@ import sys
 # TensorFlow's C++ start-up chatter (oneDNN, CPU features) is noise on a command line; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pipelines.cli import data, evaluate, pipeline_aws, pipeline_local, predict, registry, serve, train
+from pipelines.cli import data, evaluate, feedback, pipeline_aws, pipeline_local, predict, registry, serve, train
 from steps.hsml.cli_errors import run_command
 
 
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hscode",
         description="HS-code classification MLOps: data preparation, training, evaluation, the SageMaker pipeline "
-        "(on AWS or locally), the model registry and prediction.",
+        "(on AWS or locally), the model registry, prediction, and serving with broker feedback.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data.register(commands)
@@ -34,19 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline_local.register(pipeline_commands)
     registry.register(commands)
     serve.register(commands)
-    _register_feedback(commands)
-    return parser
-
-
-def _register_feedback(commands) -> None:
-    """`hscode feedback`, once its module exists (it lands alongside serving's front end)."""
-    try:
-        from pipelines.cli import feedback
-    except ImportError as error:
-        if error.name != "pipelines.cli.feedback":
-            raise
-        return
     feedback.register(commands)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
