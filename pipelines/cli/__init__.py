@@ -13,7 +13,9 @@ import sys
 # TensorFlow's C++ start-up chatter (oneDNN, CPU features) is noise on a command line; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pipelines.cli import data, evaluate, feedback, pipeline_aws, pipeline_local, predict, registry, serve, train
+from pipelines.cli import (
+    data, evaluate, feedback, pipeline_aws, pipeline_local, predict, registry, router, serve, train,
+)
 from steps.hsml.cli_errors import run_command
 
 
@@ -33,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline_aws.register(pipeline_commands)
     pipeline_local.register(pipeline_commands)
     registry.register(commands)
+    router.register(commands)
     serve.register(commands)
     feedback.register(commands)
     return parser
