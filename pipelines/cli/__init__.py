@@ -14,7 +14,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pipelines.cli import (
-    data, evaluate, feedback, pipeline_aws, pipeline_local, predict, registry, router, serve, train,
+    ab, data, evaluate, feedback, pipeline_aws, pipeline_local, predict, registry, router, serve, train,
 )
 from steps.hsml.cli_errors import run_command
 
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     router.register(commands)
     serve.register(commands)
     feedback.register(commands)
+    ab.register(commands)
     return parser
 
 
