@@ -20,7 +20,8 @@ REGION = "us-east-1"
 PARTITION = "aws"
 
 # The stacks in creation order; later stacks import what earlier ones export.
-STACK_ORDER = ["model-resources.yml", "model-build.yml", "retraining-rules.yml", "serving.yml", "deploy-on-approval.yml"]
+STACK_ORDER = ["model-resources.yml", "model-build.yml", "retraining-rules.yml", "serving.yml", "deploy-on-approval.yml",
+               "monitoring.yml"]
 # Parameters without defaults, as a user would pass them.
 REQUIRED_PARAMETERS = {"model-build.yml": {"RepositoryId": "my-org/hs-mlops"},
                        "serving.yml": {"RouterCodeKey": "serving/router/router-0123456789abcdef.zip"}}

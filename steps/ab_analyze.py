@@ -1,0 +1,77 @@
+"""The monitoring pipeline's AnalyzeExperiment job: one look at the running A/B experiment.
+
+    python steps/ab_analyze.py --plan-dir P --capture-dir C --ground-truth-dir G --reference-dir R \
+        --endpoint-name hs-code --output-dir O
+
+P holds plan.json (hscode ab start) and the earlier looks (looks/<execution>/analysis.json, this job's outputs;
+or looks.jsonl), which are the analysis's history. Writes O/analysis.json: the look record, whose "analysis" is
+steps/hsml/ab_analysis.py's result (decision, reason, variants, anova, srm_p_value, ...). The logic is in
+pipelines/monitoring/looks.py (shipped in this job's code bundle beside steps/); this is the thin shell.
+Bad input (no plan, a malformed one, a variant without capture, codes that are not HS 2022) exits 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from steps.hsml.cli_errors import UsageError, run_command
+
+PROGRAM = "ab_analyze.py"
+
+
+def earlier_looks(plan_dir: Path) -> list[dict]:
+    """looks.jsonl (the CLI's) and looks/*/analysis.json (this job's), as look records."""
+    from pipelines.monitoring.plans import LOOKS_FILE, read_looks
+
+    looks = read_looks(plan_dir / LOOKS_FILE)
+    for path in sorted(plan_dir.glob("looks/*/analysis.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            print(f"{PROGRAM}: {path} is not JSON; left out of the history", file=sys.stderr)
+            continue
+        if isinstance(record, dict):
+            looks.append(record)
+    return looks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plan-dir", type=Path, required=True)
+    parser.add_argument("--capture-dir", type=Path, required=True)
+    parser.add_argument("--ground-truth-dir", type=Path, required=True)
+    parser.add_argument("--reference-dir", type=Path, required=True)
+    parser.add_argument("--endpoint-name", required=True)
+    parser.add_argument("--output-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    return run_command(PROGRAM, lambda: analyze_job(args))
+
+
+def analyze_job(args) -> int:
+    from pipelines.monitoring.looks import run_look
+    from pipelines.monitoring.plans import PLAN_FILE, read_plan_json
+    from steps.hsml.hs_codes import load_hs6_codes
+
+    plan_path = args.plan_dir / PLAN_FILE
+    if not plan_path.is_file():
+        raise UsageError(f"no {PLAN_FILE} in {args.plan_dir}: is an experiment running (hscode ab start "
+                         "--backend sagemaker --bucket ...) and does PlanUri name its folder?")
+    record = run_look(read_plan_json(plan_path), str(plan_path), args.capture_dir, args.ground_truth_dir,
+                      args.endpoint_name, valid_codes=load_hs6_codes(args.reference_dir),
+                      looks=earlier_looks(args.plan_dir))
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "analysis.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n",
+                                                   encoding="utf-8")
+    analysis = record["analysis"]
+    read = record["read"]
+    print(f"look at {record['experiment']}: decision {analysis['decision']}: {analysis['reason']}")
+    if read["bad_capture_lines"] or read["bad_ground_truth_lines"]:
+        print(f"skipped {read['bad_capture_lines']} capture and {read['bad_ground_truth_lines']} ground-truth "
+              f"line(s) that are not records, e.g. {read['bad_line_examples'][:1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
