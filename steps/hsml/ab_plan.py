@@ -59,13 +59,17 @@ class Plan:
         return [(k + 1) / self.looks for k in range(self.looks)]
 
 
-def sample_size_per_arm(baseline: float, mde: float, alpha: float, power: float, looks: int = 1) -> int:
+def sample_size_per_arm(baseline: float, mde: float, alpha: float, power: float, looks: int = 1,
+                        ratio: float = 1.0, smaller_is_challenger: bool = True) -> int:
     """Labelled rows per arm to detect baseline -> baseline + mde, two-sided, inflated for `looks` looks.
 
     The fixed-sample size is the usual two-proportion one (Fleiss, *Statistical Methods for Rates and
     Proportions*, eq. 4.14, without continuity correction):
         n = (z_{1-alpha/2} sqrt(2 p q) + z_power sqrt(p1 q1 + p2 q2))^2 / mde^2, p the mean of p1 and p2;
     the group-sequential design needs `ab_stats.inflation_factor(looks, alpha, power)` times that at its last look.
+    With unequal traffic, `ratio` = the champion's rows per challenger row (0.8/0.2 -> 4), and the size is the
+    challenger's; the champion then has `ratio` times as many (Fleiss eq. 4.19): the bigger arm carries part of
+    the information, so the smaller one needs fewer rows than at 50/50.
     """
     _check_unit("baseline", baseline)
     _check_unit("mde", mde)
@@ -73,13 +77,18 @@ def sample_size_per_arm(baseline: float, mde: float, alpha: float, power: float,
     _check_unit("power", power)
     if not isinstance(looks, int) or looks < 1:
         raise UsageError(f"looks {looks!r}: must be a whole number of at least 1")
+    if not ratio >= 1.0:
+        raise UsageError(f"allocation ratio {ratio!r}: must be at least 1 (bigger arm over smaller)")
     p1, p2 = baseline, baseline + mde
     if p2 >= 1.0:
         raise UsageError(f"baseline {baseline} + mde {mde} reaches 100 % accuracy: choose a smaller mde")
-    p = (p1 + p2) / 2.0
+    r = float(ratio)
+    small, big = (p2, p1) if smaller_is_challenger else (p1, p2)
+    p = (small + r * big) / (1.0 + r)
     z_a = stats.norm.isf(alpha / 2.0)
     z_b = stats.norm.isf(1.0 - power)
-    n = (z_a * math.sqrt(2 * p * (1 - p)) + z_b * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))) ** 2 / mde ** 2
+    n = (z_a * math.sqrt(p * (1 - p) * (1 + 1 / r))
+         + z_b * math.sqrt(small * (1 - small) + big * (1 - big) / r)) ** 2 / mde ** 2
     return int(math.ceil(n * ab_stats.inflation_factor(looks, alpha, power)))
 
 
@@ -88,10 +97,19 @@ def make_plan(champion: str, challenger: str, weights: Mapping[str, float], base
               *, guardrails: Guardrails | None = None, label_window_hours: float = 72.0,
               information_fractions: list[float] | None = None, models: dict[str, str] | None = None,
               created: str | None = None, experiment_id: str | None = None) -> Plan:
-    """A complete plan: sample size from the champion's accuracy, boundaries from alpha and the looks."""
+    """A complete plan: sample size from the champion's accuracy, boundaries from alpha and the looks.
+
+    max_n_per_arm is the smaller arm's labelled rows at the last look (the analysis measures information by the
+    smaller arm); with unequal weights it is sized for their ratio.
+    """
+    if champion not in weights or challenger not in weights or min(weights[champion], weights[challenger]) <= 0:
+        raise UsageError(f"weights {dict(weights)}: need a positive share for {champion!r} and {challenger!r}")
+    w_champ, w_chall = float(weights[champion]), float(weights[challenger])
+    ratio = max(w_champ, w_chall) / min(w_champ, w_chall)
     plan = Plan(champion=champion, challenger=challenger, weights={k: float(v) for k, v in weights.items()},
                 alpha=alpha, power=power, mde=mde, looks=looks,
-                max_n_per_arm=sample_size_per_arm(baseline, mde, alpha, power, looks), metric=metric,
+                max_n_per_arm=sample_size_per_arm(baseline, mde, alpha, power, looks, ratio=ratio,
+                                                  smaller_is_challenger=w_chall <= w_champ), metric=metric,
                 baseline_accuracy=baseline, guardrails=guardrails or Guardrails(),
                 label_window_hours=label_window_hours, information_fractions=information_fractions,
                 models=models, created=created, experiment_id=experiment_id)

@@ -264,6 +264,23 @@ def srm_p_value(counts: Mapping[str, int], weights: Mapping[str, float]) -> floa
     return float(stats.chisquare(observed, expected).pvalue)
 
 
+def quantile_interval(values: Sequence[float], q: float, confidence: float) -> tuple[float, float]:
+    """Distribution-free confidence interval for the q-quantile from order statistics (binomial counts).
+
+    The number of values below the true quantile is Binomial(n, q), so the order statistics at that
+    binomial's alpha/2 and 1 - alpha/2 points bracket it (Conover, *Practical Nonparametric Statistics*, 3.2).
+    An end that too few values cannot pin down is -inf or +inf.
+    """
+    x = np.sort(np.asarray(list(values), dtype=float))
+    n = x.size
+    a = (1.0 - confidence) / 2.0
+    lo = int(stats.binom.ppf(a, n, q))            # x[lo - 1] is the lo-th smallest (1-based lo)
+    hi = int(stats.binom.ppf(1.0 - a, n, q)) + 1
+    low = float(x[lo - 1]) if lo >= 1 else -math.inf
+    high = float(x[hi - 1]) if hi <= n else math.inf
+    return low, high
+
+
 def p95(values: Sequence[float]) -> float | None:
     """95th percentile (numpy's default linear interpolation); None for no values."""
     arr = np.asarray(list(values), dtype=float)

@@ -172,3 +172,23 @@ def test_unknown_variant_and_empty_arm_are_refused():
         analyze(plan(), both(10, 5, 5) + arm("shadow", 3, 1), now=NOW)
     with pytest.raises(UsageError, match="no captured predictions"):
         analyze(plan(), arm("champion", 10, 5), now=NOW)
+
+
+def test_latency_noise_does_not_fail_an_aa_test_but_a_real_slowdown_does():
+    import numpy as np
+    rng = np.random.default_rng(5)
+
+    def timed(variant, scale, n=300):
+        return [Observation(variant, f"{variant}{i}", OLD, "610910", "610910", float(x), False)
+                for i, x in enumerate(rng.lognormal(np.log(scale), 0.4, n))]
+    # Same distribution: the p95 point ratio of 300 rows may exceed 1.2, the bound must not.
+    same = [analyze(plan(), timed("champion", 20) + timed("challenger", 20), now=NOW) for _ in range(20)]
+    assert all(r["guardrails"]["latency"]["ok"] for r in same)
+    slow = analyze(plan(), timed("champion", 20, 3000) + timed("challenger", 30, 3000), now=NOW)
+    assert not slow["guardrails"]["latency"]["ok"]
+
+
+def test_mixed_time_zones_are_bad_input():
+    from datetime import timezone
+    with pytest.raises(UsageError, match="time zone"):
+        analyze(plan(), both(10, 5, 5), now=NOW.replace(tzinfo=timezone.utc))

@@ -78,3 +78,15 @@ def test_missing_fields_are_named():
 def test_unreachable_effect_is_refused():
     with pytest.raises(UsageError, match="mde"):
         ab_plan.sample_size_per_arm(0.99, 0.03, 0.05, 0.8)
+
+
+def test_unequal_traffic_sizes_the_smaller_arm():
+    # 80/20: the challenger needs fewer rows than at 50/50, the champion ratio times as many; total rows grow.
+    equal = ab_plan.sample_size_per_arm(0.38, 0.03, 0.05, 0.8, looks=3)
+    small = ab_plan.sample_size_per_arm(0.38, 0.03, 0.05, 0.8, looks=3, ratio=4.0)
+    assert 0.55 * equal < small < 0.7 * equal        # about (1 + 1/4) / 2 = 0.625 of it
+    assert 5 * small > 2 * equal
+    plan = ab_plan.make_plan("a", "b", {"a": 0.8, "b": 0.2}, baseline=0.38)
+    assert plan.max_n_per_arm == small
+    with pytest.raises(UsageError, match="positive share"):
+        ab_plan.make_plan("a", "b", {"a": 1.0}, baseline=0.38)

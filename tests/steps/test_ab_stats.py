@@ -114,3 +114,15 @@ def test_bad_inputs_refused():
         ab_stats.group_sequential_boundaries([0.5, 1.0], 1.5)
     with pytest.raises(UsageError):
         ab_stats.two_proportion_z(1, 0, 1, 2)
+
+
+def test_quantile_interval_covers_the_true_p95():
+    rng = np.random.default_rng(11)
+    true = stats.lognorm(s=0.4, scale=20.0).ppf(0.95)
+    hits = 0
+    for _ in range(400):
+        low, high = ab_stats.quantile_interval(rng.lognormal(np.log(20.0), 0.4, 300), 0.95, 0.9)
+        hits += low <= true <= high
+    assert 0.86 <= hits / 400 <= 0.97     # nominal 90 % (order statistics are a little conservative)
+    # Two values: the smaller is a valid lower bound (P = 1 - 0.05^2), nothing bounds the p95 from above.
+    assert ab_stats.quantile_interval([1.0, 2.0], 0.95, 0.99) == (1.0, math.inf)
