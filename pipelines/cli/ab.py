@@ -63,6 +63,16 @@ def register(subparsers) -> None:
     _common(analyze, backend=False)
     analyze.set_defaults(handler=_analyze)
 
+    sizes = actions.add_parser("sizes", help="labelled rows per arm for a few baselines and MDEs (a markdown table)",
+                               description="What `hscode ab start` would plan: ab_plan.make_plan's max_n_per_arm, "
+                               "two-sided, inflated for the group-sequential looks.")
+    sizes.add_argument("--baselines", default="0.6,0.7,0.8", help="champion accuracies (default %(default)s)")
+    sizes.add_argument("--mdes", default="0.02,0.03,0.05", help="minimum detectable effects (default %(default)s)")
+    sizes.add_argument("--alpha", type=float, default=0.05)
+    sizes.add_argument("--power", type=float, default=0.8)
+    sizes.add_argument("--looks", type=int, default=3)
+    sizes.set_defaults(handler=_sizes)
+
     decide = actions.add_parser("decide", help="apply the latest look's decision (promote or keep closes it)",
                                 description="promote: the challenger gets 100 %% and is approved in the registry; "
                                 "keep: the challenger gets 0 %%; continue: nothing (exit 0); invalid: nothing (exit 1).")
@@ -193,6 +203,32 @@ def describe_plan(plan: dict) -> list[str]:
         f"label window: {plan.get('label_window_hours', 72.0):g} h (later labels are left out)",
     ]
     return lines
+
+
+def _numbers(text: str, flag: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"{flag} {text!r}: give numbers separated by commas, e.g. 0.6,0.7") from None
+
+
+def _sizes(args) -> int:
+    from steps.hsml.ab_plan import make_plan
+
+    baselines, mdes = _numbers(args.baselines, "--baselines"), _numbers(args.mdes, "--mdes")
+    print(f"Labelled rows per arm (alpha {args.alpha:g} two-sided, power {args.power:g}, {args.looks} looks "
+          "O'Brien-Fleming; single look in brackets):\n")
+    print("| baseline | " + " | ".join(f"+{m:g}" for m in mdes) + " |")
+    print("|---|" + "---:|" * len(mdes))
+    for baseline in baselines:
+        cells = []
+        for mde in mdes:
+            weights = {CHAMPION: 0.5, CHALLENGER: 0.5}
+            planned = make_plan(CHAMPION, CHALLENGER, weights, baseline, args.alpha, args.power, mde, args.looks)
+            single = make_plan(CHAMPION, CHALLENGER, weights, baseline, args.alpha, args.power, mde, 1)
+            cells.append(f"{planned.max_n_per_arm:,} ({single.max_n_per_arm:,})")
+        print(f"| {baseline:g} | " + " | ".join(cells) + " |")
+    return 0
 
 
 # ---- analyze

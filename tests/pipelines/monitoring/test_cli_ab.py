@@ -137,3 +137,21 @@ def test_a_truncated_capture_line_is_reported_not_a_crash(home, two_versions, ca
     write_lines(home / "capture" / ENDPOINT / "champion" / "2026/11/20/10" / "59-59-999-truncate.jsonl", [line])
     assert main(["ab", "analyze"]) == 0
     assert "skipped 1 capture and 0 ground-truth line(s)" in capsys.readouterr().out
+
+
+def test_sizes_prints_make_plans_numbers(capsys):
+    assert main(["ab", "sizes", "--baselines", "0.7", "--mdes", "0.03,0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "| 0.7 | 3,599 (3,554) | 1,267 (1,251) |" in out  # ~3.6k and ~1.25k per arm, as the design says
+    assert main(["ab", "sizes", "--mdes", "three"]) == 2
+
+
+def test_the_worked_example_picks_and_approves_the_champion_and_sizes_the_mde(home, two_versions):
+    from pipelines.monitoring.worked_example import pick_versions, smallest_mde
+    from steps.hsml.ab_plan import sample_size_per_arm
+
+    two_versions.set_status(1, "Rejected", by="test", reason="so that none is approved")
+    champion, challenger = pick_versions(two_versions, GROUP, "2", None)
+    assert (champion.version, champion.status, challenger.version) == (2, "Approved", 1)
+    mde = smallest_mde(0.33, 2000, 3)
+    assert sample_size_per_arm(0.33, mde, 0.05, 0.8, 3) <= 1800 < sample_size_per_arm(0.33, mde - 0.01, 0.05, 0.8, 3)
