@@ -81,11 +81,15 @@ def test_split(version):
     return read_split(ArtifactStore.under(home).path_for(prepared.rstrip("/") + "/test.csv"))
 
 
-def smallest_mde(baseline: float, rows_per_arm: int, looks: int) -> float:
-    from steps.hsml.ab_plan import sample_size_per_arm
+def smallest_mde(baseline: float, rows_per_arm: int, looks: int, weight: float = 0.5) -> float:
+    """The smallest MDE on the grid whose plan (make_plan, as `hscode ab start` makes it) needs at most 90 % of
+    `rows_per_arm` labelled rows in the smaller arm."""
+    from steps.hsml.ab_plan import make_plan
 
+    weights = {"champion": 1 - weight, "challenger": weight}
     for mde in MDE_GRID:
-        if baseline + mde < 1 and sample_size_per_arm(baseline, mde, 0.05, 0.8, looks) <= 0.9 * rows_per_arm:
+        if baseline + mde < 1 and make_plan("champion", "challenger", weights, baseline, mde=mde,
+                                            looks=looks).max_n_per_arm <= 0.9 * rows_per_arm:
             return mde
     raise UsageError(f"{rows_per_arm} rows per arm cannot detect even +{MDE_GRID[-1]} from {baseline:.3f}")
 
@@ -141,7 +145,7 @@ def run(args) -> int:
     baseline = champion.metrics.get("accuracy")
     if baseline is None:
         raise UsageError(f"champion version {champion.version} has no registered accuracy")
-    mde = smallest_mde(baseline, int(len(rows) * min(args.weight, 1 - args.weight)), args.looks)
+    mde = smallest_mde(baseline, int(len(rows) * min(args.weight, 1 - args.weight)), args.looks, args.weight)
     print(f"1. champion version {champion.version} (accuracy {baseline:.4f}), challenger version "
           f"{challenger.version} (accuracy {challenger.metrics.get('accuracy', float('nan')):.4f}); "
           f"{len(rows):,} test rows")
