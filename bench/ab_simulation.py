@@ -3,6 +3,7 @@
     python -m bench.ab_simulation                        # the full study, into bench/results/ (a few minutes)
     python -m bench.ab_simulation --sims 500 --workers 1 # fewer experiments per scenario
     python -m bench.ab_simulation --quick --out /tmp/ab  # a small plan and a few dozen experiments: the harness only
+    python -m bench.ab_simulation --report-only          # rewrite the .md from the .json (after a report change)
 
 Each experiment draws a stream of requests, each assigned to the challenger with a probability (the router's
 weight, or a skewed one for the SRM scenarios), correct with the arm's true accuracy, labelled by the broker with
@@ -261,8 +262,15 @@ def markdown(plan: ab_plan.Plan, rows: list[dict], ctx: dict) -> str:
     for r in rows:
         lines.append(f"| {r['scenario']} | " + " | ".join(str(r["stopped_by_look"][str(k)])
                                                           for k in range(1, plan.looks + 1)) + " |")
-    lines += ["", "In the A/A, MDE and harmful scenarios `keep` at the last look means \"no significant "
-              "improvement\"; the harmful challenger is mostly kept early at a lower boundary.", ""]
+    lines += ["", "`keep` at the last look means \"no significant improvement\"; a `keep` before it is a crossing "
+              "of the lower boundary (the challenger is worse). Invalid results before the first look are not in "
+              "this table. Crossings of the lower boundary: "
+              + ", ".join(f"{r['scenario']} {_pct(r['keep_at_lower_boundary'])} %" for r in rows) + ".", ""]
+    sched = by.get("aa_scheduled")
+    if sched:
+        lines += [f"The scheduled A/A runs the analysis {SCHEDULED_RUNS} times, so the SRM test and the guardrails "
+                  "are applied 12 times too: their false alarms add up to the invalid rate above, while the "
+                  "false-promotion rate stays at the designed level because only planned looks can promote.", ""]
     return "\n".join(lines)
 
 
@@ -294,7 +302,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="MDE 0.15 (a few hundred rows per arm) and 40 experiments per scenario")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite ab_simulation.md from the ab_simulation.json in --out, simulating nothing")
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    if args.report_only:
+        saved = json.loads((out / "ab_simulation.json").read_text())
+        (out / "ab_simulation.md").write_text(markdown(ab_plan.plan_from_dict(saved["plan"]), saved["scenarios"],
+                                                       saved["context"]))
+        print(f"rewrote {out / 'ab_simulation.md'} from {out / 'ab_simulation.json'}")
+        return 0
     mde, sims = (0.15, 40) if args.quick else (args.mde, args.sims)
     plan = ab_plan.make_plan(CHAMPION, CHALLENGER, {CHAMPION: 0.5, CHALLENGER: 0.5}, baseline=args.baseline,
                              mde=mde, looks=3)
@@ -306,7 +323,6 @@ def main(argv: list[str] | None = None) -> int:
                                                          if (argv if argv is not None else sys.argv[1:]) else ""),
            "sims": sims, "seed": args.seed, "workers": args.workers, "baseline": args.baseline, "mde": mde,
            "quick": args.quick, "wall_seconds": time.time() - started}
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ab_simulation.json").write_text(json.dumps(
         {"context": ctx, "plan": ab_plan.plan_to_dict(plan), "scenarios": rows}, indent=2) + "\n")

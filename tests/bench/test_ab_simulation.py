@@ -17,6 +17,10 @@ def test_quick_mode_writes_both_files_and_the_rule_behaves(tmp_path):
     assert rows["aa"]["naive"]["promote_any_look"]["count"] >= rows["aa"]["rates"]["promote"]["count"]
     text = (tmp_path / "ab_simulation.md").read_text()
     assert "python -m bench.ab_simulation --quick" in text and "## Peeking" in text
+    # The report is a function of the JSON alone: --report-only writes the same page.
+    (tmp_path / "ab_simulation.md").unlink()
+    assert ab_simulation.main(["--report-only", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "ab_simulation.md").read_text() == text
 
 
 def test_report_flags_a_missed_target():
