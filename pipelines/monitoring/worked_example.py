@@ -123,11 +123,12 @@ def start_server(champion: int, challenger: int) -> tuple[subprocess.Popen, str]
     return server, url
 
 
-def post(url: str, body, headers: dict[str, str] | None = None) -> tuple[dict, dict]:
+def post(url: str, body, headers: dict[str, str] | None = None):
+    """(JSON answer, response headers: case-insensitive lookups)."""
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json", **(headers or {})})
     with urllib.request.urlopen(request, timeout=60) as answer:
-        return json.loads(answer.read()), dict(answer.headers)
+        return json.loads(answer.read()), answer.headers
 
 
 def run(args) -> int:
