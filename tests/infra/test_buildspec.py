@@ -74,7 +74,11 @@ def _recorded_build_phase(tmp_path, **variables) -> list[list[str]]:
 
 
 def test_build_phase_arguments_by_default(tmp_path):
-    upsert, start = _recorded_build_phase(tmp_path, HSCODE_PIPELINE_PARAMETERS="InputDataUri=s3://d/training-data/ ")
+    upsert, start, monitoring = _recorded_build_phase(
+        tmp_path, HSCODE_PIPELINE_PARAMETERS="InputDataUri=s3://d/training-data/ ")
+    assert monitoring == ["pipeline", "upsert", "--module-name", "pipelines.monitoring.pipeline", "--region", REGION,
+                          "--role-arn", "arn:aws:iam::123456789012:role/r", "--bucket", "b",
+                          "--pipeline-name", "hs-code-monitoring", "--model-package-group", "g"]
     assert upsert == ["pipeline", "upsert", "--region", REGION, "--role-arn", "arn:aws:iam::123456789012:role/r",
                       "--bucket", "b", "--pipeline-name", "p", "--model-package-group", "g"]
     assert start == ["pipeline", "start", "--region", REGION, "--pipeline-name", "p",
@@ -82,10 +86,13 @@ def test_build_phase_arguments_by_default(tmp_path):
 
 
 def test_build_phase_arguments_with_wait_extra_params_and_job_image(tmp_path):
-    upsert, start = _recorded_build_phase(
+    upsert, start, monitoring = _recorded_build_phase(
         tmp_path, HSCODE_PIPELINE_PARAMETERS="InputDataUri=s3://d/x/ MaxTuningJobs=8",
-        HSCODE_WAIT_FOR_EXECUTION="true", HSCODE_JOB_IMAGE="123456789012.dkr.ecr.us-east-1.amazonaws.com/hs-code-jobs:1")
+        HSCODE_WAIT_FOR_EXECUTION="true", HSCODE_JOB_IMAGE="123456789012.dkr.ecr.us-east-1.amazonaws.com/hs-code-jobs:1",
+        HSCODE_MONITORING_PIPELINE_NAME="m")
     assert upsert[-2:] == ["--job-image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/hs-code-jobs:1"]
+    assert monitoring[-2:] == ["--job-image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/hs-code-jobs:1"]
+    assert monitoring[monitoring.index("--pipeline-name") + 1] == "m"
     assert start[-5:] == ["--param", "InputDataUri=s3://d/x/", "--param", "MaxTuningJobs=8", "--wait"]
 
 
@@ -135,7 +142,7 @@ def upserted(codebuild_env) -> subprocess.CompletedProcess:
     """The build phase's first command (upsert), run once for the module (it builds the whole definition)."""
     if not _cli_available():
         pytest.skip(CLI_MISSING)
-    upsert_command, _ = BUILDSPEC["phases"]["build"]["commands"]
+    upsert_command = BUILDSPEC["phases"]["build"]["commands"][0]
     return run(upsert_command, codebuild_env)
 
 
@@ -152,7 +159,7 @@ def test_build_phase_upsert_creates_the_pipeline_in_moto(upserted, codebuild_env
 @pytest.mark.slow
 @pytest.mark.parametrize("wait", ["false", "true"])
 def test_build_phase_start_passes_the_data_uri_and_waits_only_when_asked(upserted, codebuild_env, wait):
-    _, start_command = BUILDSPEC["phases"]["build"]["commands"]
+    start_command = BUILDSPEC["phases"]["build"]["commands"][1]
     start = run(start_command, {**codebuild_env, "HSCODE_WAIT_FOR_EXECUTION": wait})
 
     sagemaker = _client("sagemaker", codebuild_env)
@@ -163,3 +170,12 @@ def test_build_phase_start_passes_the_data_uri_and_waits_only_when_asked(upserte
     given = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution_arn)["PipelineParameters"]
     assert {"Name": name, "Value": value} in given
     assert ("waiting for the execution" in start.stderr) == (wait == "true")
+
+
+@pytest.mark.slow
+def test_build_phase_upserts_the_monitoring_pipeline_in_moto(upserted, codebuild_env):
+    monitoring_command = BUILDSPEC["phases"]["build"]["commands"][2]
+    result = run(monitoring_command, codebuild_env)
+    assert result.stdout.strip().endswith(":pipeline/hs-code-monitoring")
+    described = _client("sagemaker", codebuild_env).describe_pipeline(PipelineName="hs-code-monitoring")
+    assert "AnalyzeExperiment" in described["PipelineDefinition"]
