@@ -176,6 +176,7 @@ def test_build_phase_start_passes_the_data_uri_and_waits_only_when_asked(upserte
 def test_build_phase_upserts_the_monitoring_pipeline_in_moto(upserted, codebuild_env):
     monitoring_command = BUILDSPEC["phases"]["build"]["commands"][2]
     result = run(monitoring_command, codebuild_env)
-    assert result.stdout.strip().endswith(":pipeline/hs-code-monitoring")
-    described = _client("sagemaker", codebuild_env).describe_pipeline(PipelineName="hs-code-monitoring")
+    name = codebuild_env["HSCODE_MONITORING_PIPELINE_NAME"]  # <project>-<env>-monitoring, from model-build.yml
+    assert name.endswith("-monitoring") and result.stdout.strip().endswith(f":pipeline/{name}")
+    described = _client("sagemaker", codebuild_env).describe_pipeline(PipelineName=name)
     assert "AnalyzeExperiment" in described["PipelineDefinition"]

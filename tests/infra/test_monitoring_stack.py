@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from pipelines.monitoring.pipeline import DEFAULT_PIPELINE_NAME
 from tests.infra.cfn_templates import ACCOUNT_ID, PARTITION, REGION, load_template, resolved_stacks
 from tests.pipelines.monitoring.test_pipeline import SNAPSHOT
 
@@ -17,7 +16,8 @@ def test_the_schedule_starts_the_monitoring_pipeline_with_its_own_parameter_name
     schedule = _stack().resource("AnalysisSchedule")
     assert schedule["Type"] == "AWS::Scheduler::Schedule"
     target = schedule["Properties"]["Target"]
-    assert target["Arn"] == f"arn:{PARTITION}:sagemaker:{REGION}:{ACCOUNT_ID}:pipeline/{DEFAULT_PIPELINE_NAME}"
+    # <project>-<env>-monitoring: the name the model-build stack's CodeBuild upserts it under.
+    assert target["Arn"] == f"arn:{PARTITION}:sagemaker:{REGION}:{ACCOUNT_ID}:pipeline/hs-mlops-dev-monitoring"
     given = {p["Name"]: p["Value"] for p in target["SageMakerPipelineParameters"]["PipelineParameterList"]}
     with open(SNAPSHOT, encoding="utf-8") as handle:
         declared = {p["Name"] for p in json.load(handle)["Parameters"]}
