@@ -14,7 +14,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pipelines.cli import (
-    ab, data, evaluate, feedback, pipeline_aws, pipeline_local, predict, registry, router, serve, train,
+    ab, data, evaluate, feedback, monitor, pipeline_aws, pipeline_local, predict, registry, router, serve, train,
 )
 from steps.hsml.cli_errors import run_command
 
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(commands)
     feedback.register(commands)
     ab.register(commands)
+    monitor.register(commands)
     return parser
 
 

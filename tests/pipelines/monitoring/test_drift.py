@@ -1,0 +1,154 @@
+"""hscode monitor drift: the capture window, the metric, the command end to end on a fake model dir."""
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.monitoring import drift
+from pipelines.serving.capture import capture_prefix, capture_record
+from tests.pipelines.monitoring.synthetic import ENDPOINT, WHEN, request_record, write_lines
+
+WORDS = ("cotton", "shirt", "steel", "bolt", "leather", "bag", "wooden", "chair", "laptop", "rubber", "shoe")
+
+
+def _hour_dir(root, variant, when=WHEN):
+    return root / capture_prefix(ENDPOINT, variant, when)
+
+
+def _request(descriptions, codes, when, request_id):
+    predictions = [{"codes": [code, "999999"], "probabilities": [0.8, 0.2]} for code in codes]
+    return json.dumps(capture_record(request_body=json.dumps({"instances": descriptions}).encode(),
+                                     request_content_type="application/json",
+                                     response_body=json.dumps({"predictions": predictions}).encode(),
+                                     inference_id=request_id, model_version="1", latency_ms=1.0, when=when))
+
+
+def _traffic(root, n, *, words=WORDS, codes=("610910", "420221", "940161"), seed=3, variant="champion"):
+    rng = random.Random(seed)
+    lines = [_request([" ".join(rng.choice(words) for _ in range(rng.randint(2, 6)))], [rng.choice(codes)],
+                      WHEN + timedelta(seconds=i), f"r{seed}-{i}") for i in range(n)]
+    write_lines(_hour_dir(root, variant) / "00-00-000-abcdef01.jsonl", lines)
+
+
+def test_window_counts_and_skips_what_it_cannot_use(tmp_path):
+    root = tmp_path / "capture"
+    good = json.dumps(request_record([("610910", "610910"), ("610910", None)], WHEN, request_id="a"))
+    late = json.dumps(request_record([("610910", "420221")], WHEN + timedelta(minutes=30), request_id="b"))
+    write_lines(_hour_dir(root, "champion") / "00-00-000-aaaaaaaa.jsonl", [good, late, good[:40]])
+    write_lines(_hour_dir(root, "challenger") / "00-00-000-bbbbbbbb.jsonl", [good])
+    write_lines(root / "other-endpoint" / "champion" / "2026/11/20/10" / "00-00-000-cccccccc.jsonl", [good])
+
+    window = drift.select_window(root, endpoint=ENDPOINT, variant="champion")
+    assert window.n == 2 and window.descriptions == ["item 0", "item 0"]  # the error row is not a row
+    assert (window.requests, window.bad_lines, window.unusable_rows, window.other_files) == (2, 1, 1, 2)
+    assert "line 3" in window.bad_line_examples[0]
+
+    later = drift.select_window(root, endpoint=ENDPOINT, variant="champion", since=WHEN + timedelta(minutes=1))
+    assert later.n == 1 and later.predictions[0]["codes"][0] == "420221"
+
+
+def test_window_of_a_missing_root_is_a_usage_error(tmp_path):
+    with pytest.raises(drift.UsageError, match="capture dir"):
+        drift.select_window(tmp_path / "nowhere")
+
+
+def test_since_must_be_iso():
+    assert drift.parse_since("2026-11-20T10:00:00Z") == WHEN
+    assert drift.parse_since("2026-11-20T10:00:00") == WHEN  # UTC unless stated
+    with pytest.raises(drift.UsageError, match="--since"):
+        drift.parse_since("yesterday")
+
+
+def test_local_metric_file_holds_the_datum(tmp_path):
+    datum = drift.metric_datum({"metric": {"value": 2.5}}, "hs-code-classifier", WHEN)
+    path = drift.publish_local(datum, tmp_path)
+    assert path == tmp_path / "metrics" / "HSMLOps-Drift.jsonl"
+    drift.publish_local(drift.metric_datum({"metric": {"value": 0.5}}, "g", WHEN), tmp_path)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["Value"] for line in lines] == [2.5, 0.5]
+    assert lines[0]["Namespace"] == "HSMLOps/Drift" and lines[0]["MetricName"] == "KLDivergence"
+    assert lines[0]["Dimensions"] == [{"Name": "ModelPackageGroup", "Value": "hs-code-classifier"}]
+
+
+def test_cloudwatch_gets_the_namespace_and_datum():
+    calls = []
+
+    class Client:
+        def put_metric_data(self, **kwargs):
+            calls.append(kwargs)
+
+    datum = drift.metric_datum({"metric": {"value": 1.2}}, "grp", WHEN)
+    drift.publish_cloudwatch(datum, client=Client())
+    assert calls == [{"Namespace": "HSMLOps/Drift", "MetricData": [datum]}]
+
+
+def test_constants_agree_with_the_detector():
+    detector = pytest.importorskip("steps.hsml.drift")
+    assert (detector.METRIC_NAMESPACE, detector.METRIC_NAME, detector.METRIC_DIMENSION, detector.ALARM_THRESHOLD) \
+        == (drift.NAMESPACE, drift.METRIC_NAME, drift.DIMENSION_NAME, drift.ALARM_THRESHOLD)
+
+
+# ---- the command, on a model dir with a SavedModel placeholder, an encoder and a baseline
+
+@pytest.fixture
+def model_dir(tmp_path):
+    baseline_module = pytest.importorskip("steps.hsml.drift_baseline")
+    from steps.hsml.encoder import TextEncoder
+
+    rng = random.Random(1)
+    texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 6))) for _ in range(600)]
+    codes = [rng.choice(("610910", "420221", "940161")) for _ in texts]
+    encoder = TextEncoder.fit(texts)
+    path = tmp_path / "model"
+    (path / "1").mkdir(parents=True)
+    (path / "1" / "saved_model.pb").write_bytes(b"placeholder")  # the check never loads the SavedModel
+    encoder.save(path / "encoder.json")
+    predictions = [{"codes": [code], "probabilities": [0.8]} for code in codes]
+    baseline_module.write_baseline(baseline_module.build_baseline(texts, predictions, encoder), path)
+    return path
+
+
+def _run(capsys, *argv):
+    status = main(["monitor", "drift", *map(str, argv)])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_same_traffic_is_not_drift_and_publishes_the_metric(home, tmp_path, model_dir, capsys):
+    _traffic(tmp_path / "capture", 300)
+    status, out, _ = _run(capsys, "--model", model_dir, "--capture", tmp_path / "capture", "--out", tmp_path / "o",
+                          "--json")
+    report = json.loads(out)
+    assert status == 0 and report["result"]["drift"] is False and report["window"]["rows"] == 300
+    assert (tmp_path / "o" / "drift.json").is_file() and (tmp_path / "o" / "drift.png").is_file()
+    line = json.loads(drift.local_metrics_file(home).read_text())
+    assert line["Value"] == report["result"]["metric"]["value"] <= 1.0
+    assert line["Dimensions"][0]["Value"] == "hs-code-classifier"
+
+
+def test_shifted_traffic_is_drift(home, tmp_path, model_dir, capsys):
+    _traffic(tmp_path / "capture", 300, words=("quantum", "flux", "capacitor", "zeolite"), codes=("850440",))
+    status, out, _ = _run(capsys, "--model", model_dir, "--capture", tmp_path / "capture", "--out", tmp_path / "o",
+                          "--group", "my-group")
+    assert status == 0 and "drift: YES" in out
+    line = json.loads(drift.local_metrics_file(home).read_text())
+    assert line["Value"] > drift.ALARM_THRESHOLD and line["Dimensions"][0]["Value"] == "my-group"
+
+
+def test_empty_window_is_not_enough_data_and_no_metric(home, tmp_path, model_dir, capsys):
+    (tmp_path / "capture").mkdir()
+    status, out, _ = _run(capsys, "--model", model_dir, "--capture", tmp_path / "capture", "--out", tmp_path / "o")
+    assert status == 0 and "not enough data (n < min)" in out
+    assert not drift.local_metrics_file(home).exists()
+    assert json.loads((tmp_path / "o" / "drift.json").read_text())["result"]["metric"]["value"] is None
+
+
+def test_model_without_baseline_exits_2(home, tmp_path, model_dir, capsys):
+    (model_dir / "drift_baseline.json").unlink()
+    (tmp_path / "capture").mkdir()
+    status, _, err = _run(capsys, "--model", model_dir, "--capture", tmp_path / "capture")
+    assert status == 2 and "hscode monitor drift: error:" in err and "no drift baseline" in err
