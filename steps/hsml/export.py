@@ -8,6 +8,7 @@
                                    imports read the same in the source tree and in the container (not a fork)
     <model_dir>/encoder.json       the fitted encoder the graph was built from
     <model_dir>/metadata.json      labels, encoder summary, training-data hash, hyper-parameters, metrics, versions
+    <model_dir>/drift_baseline.json  the validation rows' drift features (drift_baseline.py), written by training
 """
 from __future__ import annotations
 

@@ -169,9 +169,24 @@ def train_model(
                      "unseen_validation_rows": unseen, "validation_rows": len(validation_df)},
             extra_metadata={"history": validation.history},
         )
+        write_drift_baseline(model, x_val, normalised_texts(validation_df), labels, encoder, model_dir, log)
         log(f"model written to {model_dir}")
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result
+
+
+def write_drift_baseline(model, x_val, val_texts: list[str], labels: list[str], encoder, model_dir, log) -> Path:
+    """drift_baseline.json in the model dir: the validation rows as the served model answers them (top-1 of the
+    best weights, restored), so the monitor compares traffic with what held-out data looked like (drift_baseline.py)."""
+    from steps.hsml.drift_baseline import build_baseline, write_baseline
+    from steps.hsml.epoch_metrics import predict_hs6
+
+    probabilities = predict_hs6(model, x_val)
+    top1 = probabilities.argmax(axis=1)
+    predictions = [{"codes": [labels[i]], "probabilities": [float(row[i])]} for i, row in zip(top1, probabilities)]
+    baseline = build_baseline(val_texts, predictions, encoder, source="validation split")
+    log(f"drift baseline: {baseline['n']} validation rows")
+    return write_baseline(baseline, model_dir)
 
 
 def run(train_dir: str | Path | None, validation_dir: str | Path | None, model_dir: str | Path | None,
