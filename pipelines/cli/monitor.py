@@ -2,6 +2,7 @@
 
     hscode monitor drift --model latest-approved [--capture DIR] [--endpoint hs-code] [--variant champion]
                          [--since ISO] [--json] [--out DIR] [--cloudwatch]
+    hscode monitor run [--force] [--profile quick]     # drift -> feedback -> local retraining -> pending version
 
 Writes drift.json and drift.png (default under $HSCODE_HOME/monitoring/drift/<timestamp>/) and publishes the
 metric HSMLOps/Drift KLDivergence (locally to $HSCODE_HOME/metrics/HSMLOps-Drift.jsonl; --cloudwatch also to AWS).
@@ -39,6 +40,21 @@ def register(subparsers) -> None:
     check.add_argument("--region", help="with --cloudwatch: the AWS region (default: the SDK's)")
     check.set_defaults(handler=_drift)
 
+    loop = actions.add_parser("run", help="the loop: drift check, then on drift export the feedback, retrain "
+                              "locally, register PendingManualApproval", description="One turn of the closed "
+                              "loop on this machine (what the drift alarm and the retraining rule do on AWS).")
+    loop.add_argument("--model", default="latest-approved", help="the model served (default %(default)s)")
+    loop.add_argument("--capture", type=Path, help="capture root (default $HSCODE_HOME/capture)")
+    loop.add_argument("--ground-truth", type=Path, help="broker labels (default $HSCODE_HOME/ground-truth)")
+    loop.add_argument("--endpoint", default=drift.DEFAULT_ENDPOINT, help="endpoint name (default %(default)s)")
+    loop.add_argument("--variant", default=drift.DEFAULT_VARIANT, help="variant (default %(default)s)")
+    loop.add_argument("--since", help="only requests at or after this ISO time (UTC unless stated)")
+    loop.add_argument("--group", help=f"model package group (default {settings.DEFAULT_MODEL_PACKAGE_GROUP})")
+    loop.add_argument("--force", action="store_true", help="retrain even without drift")
+    loop.add_argument("--profile", default=None, help="the training pipeline's run profile (default quick)")
+    loop.add_argument("--quiet", action="store_true", help="step and trial lines only, not the jobs' output")
+    loop.set_defaults(handler=_run)
+
 
 def _drift(args) -> int:
     report = drift.check_drift(
@@ -46,4 +62,13 @@ def _drift(args) -> int:
         variant=args.variant, since=drift.parse_since(args.since), out_dir=args.out, group=args.group,
         publish=("local", "cloudwatch") if args.cloudwatch else ("local",), region=args.region)
     print(json.dumps(report.to_dict(), indent=2, default=str) if args.json else drift.summary(report))
+    return 0
+
+
+def _run(args) -> int:
+    from pipelines.monitoring.loop import run_loop
+
+    run_loop(model=args.model, capture=args.capture, ground_truth=args.ground_truth, endpoint=args.endpoint,
+             variant=args.variant, since=drift.parse_since(args.since), group=args.group, force=args.force,
+             profile=args.profile, quiet=args.quiet)
     return 0

@@ -27,7 +27,7 @@ def _request(descriptions, codes, when, request_id):
                                      inference_id=request_id, model_version="1", latency_ms=1.0, when=when))
 
 
-def _traffic(root, n, *, words=WORDS, codes=("610910", "420221", "940161"), seed=3, variant="champion"):
+def write_traffic(root, n, *, words=WORDS, codes=("610910", "420221", "940161"), seed=3, variant="champion"):
     rng = random.Random(seed)
     lines = [_request([" ".join(rng.choice(words) for _ in range(rng.randint(2, 6)))], [rng.choice(codes)],
                       WHEN + timedelta(seconds=i), f"r{seed}-{i}") for i in range(n)]
@@ -96,14 +96,18 @@ def test_constants_agree_with_the_detector():
 
 @pytest.fixture
 def model_dir(tmp_path):
-    baseline_module = pytest.importorskip("steps.hsml.drift_baseline")
+    pytest.importorskip("steps.hsml.drift_baseline")
+    return fake_model_dir(tmp_path / "model")
+
+
+def fake_model_dir(path):
+    from steps.hsml import drift_baseline as baseline_module
     from steps.hsml.encoder import TextEncoder
 
     rng = random.Random(1)
     texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 6))) for _ in range(600)]
     codes = [rng.choice(("610910", "420221", "940161")) for _ in texts]
     encoder = TextEncoder.fit(texts)
-    path = tmp_path / "model"
     (path / "1").mkdir(parents=True)
     (path / "1" / "saved_model.pb").write_bytes(b"placeholder")  # the check never loads the SavedModel
     encoder.save(path / "encoder.json")
@@ -119,7 +123,7 @@ def _run(capsys, *argv):
 
 
 def test_same_traffic_is_not_drift_and_publishes_the_metric(home, tmp_path, model_dir, capsys):
-    _traffic(tmp_path / "capture", 300)
+    write_traffic(tmp_path / "capture", 300)
     status, out, _ = _run(capsys, "--model", model_dir, "--capture", tmp_path / "capture", "--out", tmp_path / "o",
                           "--json")
     report = json.loads(out)
@@ -131,7 +135,7 @@ def test_same_traffic_is_not_drift_and_publishes_the_metric(home, tmp_path, mode
 
 
 def test_shifted_traffic_is_drift(home, tmp_path, model_dir, capsys):
-    _traffic(tmp_path / "capture", 300, words=("quantum", "flux", "capacitor", "zeolite"), codes=("850440",))
+    write_traffic(tmp_path / "capture", 300, words=("quantum", "flux", "capacitor", "zeolite"), codes=("850440",))
     status, out, _ = _run(capsys, "--model", model_dir, "--capture", tmp_path / "capture", "--out", tmp_path / "o",
                           "--group", "my-group")
     assert status == 0 and "drift: YES" in out
