@@ -182,12 +182,26 @@ def check_drift(model_ref: str, capture_root: str | Path, *, endpoint: str = DEF
                 variant: str = DEFAULT_VARIANT, since: datetime | None = None, out_dir: str | Path | None = None,
                 group: str | None = None, publish: tuple[str, ...] = ("local",), region: str | None = None,
                 cloudwatch_client=None) -> DriftReport:
-    """Load the model and its baseline, select the window, detect, write drift.json + the plot, publish."""
+    """Resolve the model as `hscode serve` does, then check_model_dir."""
+    model_dir, source = load_model(model_ref, group)
+    return check_model_dir(model_dir, capture_root, endpoint=endpoint, variant=variant, since=since,
+                           out_dir=out_dir, group=group, publish=publish, region=region,
+                           cloudwatch_client=cloudwatch_client,
+                           model={"ref": model_ref, "version": source.model_version})
+
+
+def check_model_dir(model_dir: Path, capture_root: str | Path, *, endpoint: str = DEFAULT_ENDPOINT,
+                    variant: str = DEFAULT_VARIANT, since: datetime | None = None, out_dir: str | Path | None = None,
+                    group: str | None = None, publish: tuple[str, ...] = ("local",), region: str | None = None,
+                    cloudwatch_client=None, model: dict | None = None) -> DriftReport:
+    """The model dir's baseline vs the window: detect, write drift.json + the plot, publish (what
+    steps/monitor.py runs inside a Processing job)."""
     from steps.hsml.drift import detect, plot_drift
     from steps.hsml.drift_baseline import load_baseline, row_features
     from steps.hsml.encoder import TextEncoder
 
-    model_dir, source = load_model(model_ref, group)
+    model_dir = Path(model_dir)
+    model = model or {"ref": str(model_dir), "version": model_dir.name}
     baseline = load_baseline(model_dir)  # UsageError for a model exported without one
     encoder = TextEncoder.load(model_dir / "encoder.json")
     window = select_window(capture_root, endpoint=endpoint, variant=variant, since=since)
@@ -208,8 +222,7 @@ def check_drift(model_ref: str, capture_root: str | Path, *, endpoint: str = DEF
             published.append(f"cloudwatch:{NAMESPACE}/{METRIC_NAME}")
     report = DriftReport(result=result, window={"endpoint": endpoint, "variant": variant,
                                                 "since": since.isoformat() if since else None, **window.counts()},
-                         model={"ref": model_ref, "version": source.model_version, "dir": str(model_dir),
-                                "group": group},
+                         model={**model, "dir": str(model_dir), "group": group},
                          out_dir=str(out), published=published)
     (out / DRIFT_FILE).write_text(json.dumps(report.to_dict(), indent=2, default=str), encoding="utf-8")
     return report

@@ -156,3 +156,32 @@ def test_model_without_baseline_exits_2(home, tmp_path, model_dir, capsys):
     (tmp_path / "capture").mkdir()
     status, _, err = _run(capsys, "--model", model_dir, "--capture", tmp_path / "capture")
     assert status == 2 and "hscode monitor drift: error:" in err and "no drift baseline" in err
+
+
+# ---- the job script
+
+def test_job_script_on_a_packed_model(home, tmp_path, model_dir, capsys):
+    import tarfile
+
+    from steps import monitor
+
+    archive_dir = tmp_path / "model-input"
+    archive_dir.mkdir()
+    with tarfile.open(archive_dir / "model.tar.gz", "w:gz") as archive:
+        for path in model_dir.rglob("*"):
+            archive.add(path, arcname=str(path.relative_to(model_dir)))
+    write_traffic(tmp_path / "capture", 300, words=("quantum", "flux", "capacitor", "zeolite"), codes=("850440",))
+    status = monitor.main(["--model-dir", str(archive_dir), "--capture-dir", str(tmp_path / "capture"),
+                           "--output-dir", str(tmp_path / "out")])
+    report = json.loads((tmp_path / "out" / "drift.json").read_text())
+    assert status == 0 and report["result"]["drift"] is True and "drift True" in capsys.readouterr().out
+    assert not drift.local_metrics_file(home).exists()  # a job publishes to CloudWatch only, when asked
+
+
+def test_job_script_refuses_a_folder_without_a_model(tmp_path, capsys):
+    from steps import monitor
+
+    (tmp_path / "empty").mkdir()
+    status = monitor.main(["--model-dir", str(tmp_path / "empty"), "--capture-dir", str(tmp_path),
+                           "--output-dir", str(tmp_path / "out")])
+    assert status == 2 and "neither a model dir" in capsys.readouterr().err
