@@ -185,3 +185,25 @@ def test_job_script_refuses_a_folder_without_a_model(tmp_path, capsys):
     status = monitor.main(["--model-dir", str(tmp_path / "empty"), "--capture-dir", str(tmp_path),
                            "--output-dir", str(tmp_path / "out")])
     assert status == 2 and "neither a model dir" in capsys.readouterr().err
+
+
+def test_registry_ref_resolves_as_serve_does_and_the_group_is_the_dimension(home, tmp_path, model_dir, capsys):
+    import tarfile
+
+    from pipelines.registry import LocalRegistry
+
+    key = "hs-code-pipeline/drift/model.tar.gz"
+    target = home / "store" / "hs-mlops-artifacts" / key
+    target.parent.mkdir(parents=True)
+    with tarfile.open(target, "w:gz") as archive:
+        for path in model_dir.rglob("*"):
+            archive.add(path, arcname=str(path.relative_to(model_dir)))
+    registry = LocalRegistry()
+    registry.register("drift-group", f"s3://hs-mlops-artifacts/{key}", metrics={"accuracy": 0.5}, execution_id="e")
+    registry.approve(1, group="drift-group", by="test", reason="first")
+    write_traffic(tmp_path / "capture", 300)
+    status, out, _ = _run(capsys, "--model", "latest-approved", "--group", "drift-group", "--capture",
+                          tmp_path / "capture", "--out", tmp_path / "o", "--json")
+    report = json.loads(out)
+    assert status == 0 and report["model"]["version"] == "1" and report["model"]["group"] == "drift-group"
+    assert json.loads(drift.local_metrics_file(home).read_text())["Dimensions"][0]["Value"] == "drift-group"
