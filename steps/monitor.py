@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
 from steps.hsml.cli_errors import UsageError, run_command
+from steps.hsml.model_archive import unpack_model_archive
 
 PROGRAM = "monitor.py"
 
@@ -28,12 +28,7 @@ def model_dir_of(path: Path, scratch: Path) -> Path:
     archives = sorted(path.glob("*.tar.gz")) if path.is_dir() else [path] if path.is_file() else []
     if not archives:
         raise UsageError(f"{path} holds neither a model dir (encoder.json) nor a model.tar.gz")
-    try:
-        with tarfile.open(archives[0], "r:*") as archive:
-            archive.extractall(scratch, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as error:
-        raise UsageError(f"cannot read model archive {archives[0]}: {error}") from None
-    return scratch
+    return unpack_model_archive(archives[0], scratch / "model")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,10 +72,10 @@ def run_local(args) -> int:
     build = build_local_definition(home, module, pipeline_name=args.pipeline_name,
                                    model_package_group_name=args.model_package_group,
                                    base_job_prefix=args.base_job_prefix, **build_options)
-    runner = _runner(build.definition, home, console, module.name, use_cache=not args.no_cache,
+    runner = local_runner(build.definition, home, console, module.name, use_cache=not args.no_cache,
                      pipeline_name=build.pipeline_name)
     record = runner.start(overrides, profile=profile.name if profile else None, pipeline_module=module.name)
-    return _finish("hscode pipeline run", runner, record, module)
+    return finish_execution("hscode pipeline run", runner, record, module)
 
 
 def retry_execution(args) -> int:
@@ -83,10 +83,10 @@ def retry_execution(args) -> int:
 
     home = settings.hscode_home()
     record, definition = _load(home, args.execution_id)
-    runner = _runner(definition, home, Console(show_job_output=not args.quiet), record.pipeline_module or "",
+    runner = local_runner(definition, home, Console(show_job_output=not args.quiet), record.pipeline_module or "",
                      pipeline_name=record.pipeline_name)
     record = runner.retry(args.execution_id)
-    return _finish("hscode pipeline retry", runner, record, _module_of(record))
+    return finish_execution("hscode pipeline retry", runner, record, _module_of(record))
 
 
 def list_executions(args) -> int:
@@ -115,7 +115,7 @@ def describe_execution(args) -> int:
     return 0
 
 
-def _runner(definition: dict, home, console, module_name: str, **options):
+def local_runner(definition: dict, home, console, module_name: str, **options):
     """The runner for a definition; one it cannot run is the module's to fix (bad input: exit 2)."""
     from pipelines.local.errors import DefinitionError
     from pipelines.local.runner import LocalRunner
@@ -158,7 +158,7 @@ def _summary(record, store, definition, module, verbose: bool = False) -> str:
     return render(view, verbose, module.summarize(view, verbose=verbose) if module else [])
 
 
-def _finish(program: str, runner, record, module) -> int:
+def finish_execution(program: str, runner, record, module) -> int:
     """Print the summary; a failed execution raises JobFailed (exit 1), a stopped one exits 130."""
     from pipelines.local import records as rec
     from pipelines.local.summary import next_action

@@ -24,13 +24,13 @@ from pathlib import Path
 from pipelines import settings
 from pipelines.serving.capture import capture_files, parse_capture_line
 from steps.hsml.cli_errors import JobFailed, UsageError
+# The metric's identity is the detector's (value = max kl/threshold; drift iff value > 1).
+from steps.hsml.drift import ALARM_THRESHOLD, METRIC_NAME
+from steps.hsml.drift import METRIC_DIMENSION as DIMENSION_NAME
+from steps.hsml.drift import METRIC_NAMESPACE as NAMESPACE
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "HSMLOps/Drift"
-METRIC_NAME = "KLDivergence"
-DIMENSION_NAME = "ModelPackageGroup"
-ALARM_THRESHOLD = 1.0  # value = max kl/threshold; drift iff value > 1
 ALARM_STATISTIC = "Maximum"
 DRIFT_FILE, PLOT_FILE = "drift.json", "drift.png"
 DEFAULT_ENDPOINT, DEFAULT_VARIANT = "hs-code", "champion"

@@ -46,7 +46,7 @@ def run_loop(*, model: str = "latest-approved", capture: Path | None = None, gro
              build_options: dict | None = None, quiet: bool = False,
              say: Callable[[str], None] = print) -> LoopResult:
     """One turn of the loop; `parameters` / `build_options` override the profile's (tests use tiny ones)."""
-    from pipelines.cli.pipeline_local import _finish, _runner
+    from pipelines.cli.pipeline_local import finish_execution, local_runner
     from pipelines.hs_code import PIPELINE_MODULE
     from pipelines.local.build import build_local_definition
     from pipelines.local.pipeline_module import PipelineModule
@@ -94,10 +94,10 @@ def run_loop(*, model: str = "latest-approved", capture: Path | None = None, gro
     result.feedback_counts = counts
 
     say("4/4 running the training pipeline locally (`hscode pipeline describe ID` for the details)")
-    runner = _runner(build.definition, home, Console(show_job_output=not quiet), module.name,
+    runner = local_runner(build.definition, home, Console(show_job_output=not quiet), module.name,
                      pipeline_name=build.pipeline_name)
     record = runner.start(overrides, profile=chosen.name if chosen else None, pipeline_module=module.name)
-    _finish("hscode monitor run", runner, record, module)  # JobFailed (exit 1) for a failed execution
+    finish_execution("hscode monitor run", runner, record, module)  # JobFailed (exit 1) for a failed execution
     result.retrained, result.execution_id = True, record.execution_id
     versions = [v for v in LocalRegistry(home=home).list_versions(group) if v.execution_id == record.execution_id]
     if versions:

@@ -19,10 +19,7 @@ import io
 import json
 import logging
 import re
-import shutil
 import sys
-import tarfile
-import tempfile
 import threading
 from collections import namedtuple
 from collections.abc import Mapping
@@ -40,6 +37,7 @@ from pipelines.serving.tf_serving import (
 )
 from steps.hsml.cli_errors import UsageError
 from steps.hsml.hashing import sha256_file
+from steps.hsml.model_archive import unpack_model_archive
 
 # The container's request context (docker/build_artifacts/sagemaker/tfs_utils.py), field for field.
 Context = namedtuple(
@@ -105,24 +103,9 @@ def prepare_model_dir(path: Path, cache_root: Path) -> Path:
     else:
         model_dir = cache_root / _sha256(path)
         if not model_dir.is_dir():
-            _extract(path, model_dir)
+            unpack_model_archive(path, model_dir)
     saved_model_version(model_dir)  # refuse a folder that holds no SavedModel now, not after the socket is bound
     return model_dir
-
-
-def _extract(tar_path: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
-    try:
-        with tarfile.open(tar_path, "r:*") as archive:
-            archive.extractall(partial, filter="data")
-        partial.rename(target)
-    except (tarfile.TarError, OSError, EOFError) as error:
-        shutil.rmtree(partial, ignore_errors=True)
-        if target.is_dir():  # another server extracted the same archive first
-            return
-        raise UsageError(f"cannot read model archive {tar_path}: {error}; give a model.tar.gz written by "
-                         "training (`hscode train --package`) or an extracted model dir") from None
 
 
 def saved_model_version(model_dir: Path) -> str:

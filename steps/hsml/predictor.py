@@ -13,7 +13,6 @@ rows.
 from __future__ import annotations
 
 import json
-import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 from steps.hsml.cli_errors import UsageError
 from steps.hsml.descriptions import check_description
 from steps.hsml.hashing import sha256_file
+from steps.hsml.model_archive import unpack_model_archive
 
 BATCH_SIZE = 1024
 
@@ -84,15 +84,7 @@ def _extract(tar_path: Path) -> Path:
     target = Path(tempfile.gettempdir()) / "hsml-models" / sha256_file(tar_path)[:20]
     if (target / "metadata.json").exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix="extract-", dir=target.parent))
-    with tarfile.open(tar_path, "r:*") as archive:
-        archive.extractall(partial, filter="data")
-    try:
-        partial.rename(target)
-    except OSError:  # another process extracted it first
-        pass
-    return target
+    return unpack_model_archive(tar_path, target)
 
 
 def load_predictor(path: str | Path) -> Predictor:

@@ -86,12 +86,6 @@ def test_cloudwatch_gets_the_namespace_and_datum():
     assert calls == [{"Namespace": "HSMLOps/Drift", "MetricData": [datum]}]
 
 
-def test_constants_agree_with_the_detector():
-    detector = pytest.importorskip("steps.hsml.drift")
-    assert (detector.METRIC_NAMESPACE, detector.METRIC_NAME, detector.METRIC_DIMENSION, detector.ALARM_THRESHOLD) \
-        == (drift.NAMESPACE, drift.METRIC_NAME, drift.DIMENSION_NAME, drift.ALARM_THRESHOLD)
-
-
 # ---- the command, on a model dir with a SavedModel placeholder, an encoder and a baseline
 
 @pytest.fixture
