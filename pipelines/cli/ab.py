@@ -21,7 +21,14 @@ from steps.hsml.cli_errors import UsageError
 
 CHAMPION, CHALLENGER = "champion", "challenger"  # hscode serve's and the router's variant names
 DEFAULT_ENDPOINT = "hs-code"
-DEFAULT_WEIGHTS_PARAMETER = "/hs-mlops/dev/serving/weights"
+# infra/serving.yml names the router's weights parameter /<ProjectName>/<Environment>/serving/weights; the stacks'
+# defaults are hs-mlops and dev. A deployment with other names passes them (or the parameter itself).
+DEFAULT_PROJECT_NAME, DEFAULT_ENVIRONMENT = "hs-mlops", "dev"
+
+
+def weights_parameter_name(project_name: str, environment: str) -> str:
+    """The serving stack's WeightsParameterName for a ProjectName and Environment."""
+    return f"/{project_name}/{environment}/serving/weights"
 BASELINE_METRICS = {"hs6": "accuracy", "hs4": "hs4_top1_accuracy"}
 
 
@@ -91,9 +98,13 @@ def _common(parser, *, backend: bool) -> None:
                         "registry, the router's SSM weights and the plan in S3 (default %(default)s)")
     parser.add_argument("--bucket", help="with --backend sagemaker: the artifact bucket the plan goes to "
                         "(s3://BUCKET/ab/<endpoint>/plan.json, the monitoring pipeline's PlanUri)")
-    parser.add_argument("--weights-parameter", default=DEFAULT_WEIGHTS_PARAMETER,
+    parser.add_argument("--project-name", default=DEFAULT_PROJECT_NAME,
+                        help="with --backend sagemaker: the stacks' ProjectName (default %(default)s)")
+    parser.add_argument("--environment", default=DEFAULT_ENVIRONMENT,
+                        help="with --backend sagemaker: the stacks' Environment (default %(default)s)")
+    parser.add_argument("--weights-parameter",
                         help="with --backend sagemaker: the router's weights parameter (serving stack output "
-                        "WeightsParameterName; default %(default)s)")
+                        "WeightsParameterName; default /<project-name>/<environment>/serving/weights)")
     parser.add_argument("--region", help="with --backend sagemaker: the AWS region (default: the SDK's)")
 
 
@@ -114,7 +125,11 @@ def _weights_store(args):
 
     from pipelines.serving.weights import SsmWeightsStore
 
-    return SsmWeightsStore(boto3.client("ssm", region_name=args.region), args.weights_parameter)
+    return SsmWeightsStore(boto3.client("ssm", region_name=args.region), _weights_parameter(args))
+
+
+def _weights_parameter(args) -> str:
+    return args.weights_parameter or weights_parameter_name(args.project_name, args.environment)
 
 
 def _mirror(args):
@@ -172,7 +187,7 @@ def _start(args) -> int:
     for line in describe_plan(payload):
         print(line)
     print(f"plan: {', '.join(where)}")
-    target = "the weights file of hscode serve" if args.backend == "local" else f"SSM {args.weights_parameter}"
+    target = "the weights file of hscode serve" if args.backend == "local" else f"SSM {_weights_parameter(args)}"
     print(f"weights written to {target}: champion={weights[CHAMPION]:g}, challenger={weights[CHALLENGER]:g} "
           "(a running server or router picks them up without a restart)")
     if args.backend == "local":

@@ -138,3 +138,11 @@ def test_every_setting_the_deploy_script_reads_is_set_by_the_project_or_the_pipe
                                   "ServingEndpointName", "RouterInvokePolicyArn"])
 def test_what_later_jobs_need_is_exported(name):
     assert name in SERVING.template["Outputs"] and "Export" in SERVING.template["Outputs"][name]
+
+
+def test_hscode_ab_names_the_weights_parameter_the_stack_creates():
+    from pipelines.cli.ab import DEFAULT_ENVIRONMENT, DEFAULT_PROJECT_NAME, weights_parameter_name
+
+    assert RouterConfig.from_environ(ENV).weights_parameter == weights_parameter_name(DEFAULT_PROJECT_NAME,
+                                                                                       DEFAULT_ENVIRONMENT)
+    assert weights_parameter_name("acme", "prod") == "/acme/prod/serving/weights"
