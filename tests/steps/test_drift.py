@@ -76,3 +76,25 @@ def test_plot_drift_writes_a_png(baseline, tmp_path):
     window = in_domain_rows(200, seed=5)
     path = drift.plot_drift(baseline, window, drift.detect(baseline, window, bootstraps=200), tmp_path / "d.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_feature_constant_in_the_baseline_gets_the_threshold_floor_not_zero():
+    rows = in_domain_rows(600, seed=1)
+    for row in rows:
+        row["length_tokens"] = 3  # every held-out row in one bin: each bootstrap replicate has KL exactly 0
+    constant = baseline_from_rows(rows)
+    assert drift.calibrate_threshold(constant, "length_tokens", 200, bootstraps=200) == 0.0
+
+    same = in_domain_rows(200, seed=3)
+    for row in same:
+        row["length_tokens"] = 3
+    quiet = drift.detect(constant, same, bootstraps=200)["features"]["length_tokens"]
+    assert quiet == {"kl_divergence": pytest.approx(0.0, abs=1e-12), "threshold": drift.THRESHOLD_FLOOR,
+                     "drift": False}
+
+    one_off = [dict(row) for row in same]
+    one_off[0]["length_tokens"] = 1  # one row of 200 in another bin: a small, finite ratio, not kl / 0
+    result = drift.detect(constant, one_off, bootstraps=200)
+    feature = result["features"]["length_tokens"]
+    assert feature["threshold"] == drift.THRESHOLD_FLOOR and 0 < feature["kl_divergence"] < 0.01
+    assert math.isfinite(result["metric"]["value"]) and result["metric"]["value"] < 10
