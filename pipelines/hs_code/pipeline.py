@@ -261,7 +261,8 @@ def get_pipeline(
     )
     prepared_uri = preprocess.properties.ProcessingOutputConfig.Outputs["prepared"].S3Output.S3Uri
 
-    # ---- Tune: Bayesian search over the model family and its hyper-parameters (objective val_accuracy).
+    # ---- Tune: Bayesian search over the model family and its hyper-parameters (objective val_robust_accuracy:
+    # in-domain validation and its long-text probes, steps/hsml/epoch_metrics.py).
     trainer = ModelTrainer(
         training_image=job_image,
         role=role,

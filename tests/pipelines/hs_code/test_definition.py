@@ -109,7 +109,7 @@ def test_code_objects_are_uploaded_where_the_definition_points(offline_build, st
 def test_tuning_strategy_objective_and_limits(steps_by_name):
     config = steps_by_name["Tune"]["Arguments"]["HyperParameterTuningJobConfig"]
     assert config["Strategy"] == "Bayesian"
-    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "val_accuracy"}
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "val_robust_accuracy"}
     assert _get(config["ResourceLimits"]["MaxNumberOfTrainingJobs"]) == "Parameters.MaxTuningJobs"
     assert _get(config["ResourceLimits"]["MaxParallelTrainingJobs"]) == "Parameters.MaxParallelTuningJobs"
 
@@ -133,8 +133,12 @@ def test_tuning_ranges(steps_by_name):
 def test_training_job_definition(steps_by_name):
     job = steps_by_name["Tune"]["Arguments"]["TrainingJobDefinition"]
     metrics = {m["Name"]: m["Regex"] for m in job["AlgorithmSpecification"]["MetricDefinitions"]}
-    assert metrics == {"val_accuracy": r"val_accuracy=([0-9\.]+);", "val_macro_f1": r"val_macro_f1=([0-9\.]+);"}
+    assert metrics == {"val_robust_accuracy": r"val_robust_accuracy=([0-9\.]+);",
+                       "val_accuracy": r"val_accuracy=([0-9\.]+);", "val_macro_f1": r"val_macro_f1=([0-9\.]+);"}
     assert re.search(metrics["val_accuracy"], "epoch 3 val_accuracy=0.8123; val_macro_f1=0.4567;").group(1) == "0.8123"
+    # Each regex reads its own line only: the objective's name contains "accuracy=" too.
+    log = "val_accuracy=0.5;\nval_robust_accuracy=0.4;\nval_probe_accuracy=0.3;\n"
+    assert [re.findall(regex, log) for regex in metrics.values()] == [["0.4"], ["0.5"], []]
     channels = {c["ChannelName"]: _get(c["DataSource"]["S3DataSource"]["S3Uri"]) for c in job["InputDataConfig"]}
     prepared = "Steps.Preprocess.ProcessingOutputConfig.Outputs['prepared'].S3Output.S3Uri"
     assert channels == {"train": prepared, "validation": prepared}
