@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 ALARM_STATISTIC = "Maximum"
 DRIFT_FILE, PLOT_FILE = "drift.json", "drift.png"
 DEFAULT_ENDPOINT, DEFAULT_VARIANT = "hs-code", "champion"
+# An empty object that keeps a Processing input prefix from being empty (SageMaker fails a job on an S3 prefix
+# with no object); the deploy (infra/deploy/deploy_endpoint.py) writes the same name. Outside every reader's layout.
+SEED_OBJECT = "_monitoring-seed"
 
 
 @dataclass
@@ -214,17 +217,85 @@ def check_model_dir(model_dir: Path, capture_root: str | Path, *, endpoint: str 
     published = []
     datum = metric_datum(result, group)
     if datum is not None:
-        plot_drift(baseline, rows, result, out / PLOT_FILE)
-        if "local" in publish:
-            published.append(str(publish_local(datum)))
-        if "cloudwatch" in publish:
-            publish_cloudwatch(datum, client=cloudwatch_client, region=region)
-            published.append(f"cloudwatch:{NAMESPACE}/{METRIC_NAME}")
+        try:
+            plot_drift(baseline, rows, result, out / PLOT_FILE)
+        except ImportError as error:  # an image without matplotlib: the verdict and the metric matter more
+            log.warning("no drift plot (%s); drift.json holds the numbers", error)
+        published = publish_datum(datum, publish, cloudwatch_client=cloudwatch_client, region=region)
     report = DriftReport(result=result, window={"endpoint": endpoint, "variant": variant,
                                                 "since": since.isoformat() if since else None, **window.counts()},
                          model={**model, "dir": str(model_dir), "group": group},
                          out_dir=str(out), published=published)
     (out / DRIFT_FILE).write_text(json.dumps(report.to_dict(), indent=2, default=str), encoding="utf-8")
+    return report
+
+
+def nothing_deployed(out_dir: str | Path, models_dir: str | Path) -> DriftReport:
+    """The report when the models prefix holds only its seed: no variant serves a model yet, nothing to check."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"drift": False, "n": 0, "features": {}, "metric": {"name": METRIC_NAME, "value": None},
+              "reason": f"no model deployed yet ({models_dir} holds no champion/ or challenger/ folder): nothing "
+                        "to check, no metric"}
+    report = DriftReport(result=result, window={"rows": 0, "bad_lines": 0, "other_files": 0}, model={},
+                         out_dir=str(out), published=[])
+    (out / DRIFT_FILE).write_text(json.dumps(report.to_dict(), indent=2, default=str), encoding="utf-8")
+    return report
+
+
+def publish_datum(datum: dict, publish: tuple[str, ...], *, cloudwatch_client=None,
+                  region: str | None = None) -> list[str]:
+    """Send the datum to each sink in `publish` ("local", "cloudwatch"); returns where it went."""
+    published = []
+    if "local" in publish:
+        published.append(str(publish_local(datum)))
+    if "cloudwatch" in publish:
+        publish_cloudwatch(datum, client=cloudwatch_client, region=region)
+        published.append(f"cloudwatch:{NAMESPACE}/{METRIC_NAME}")
+    return published
+
+
+@dataclass
+class VariantsReport(DriftReport):
+    """check_variants' report: the worst variant's DriftReport, plus every variant's verdict."""
+
+    variants: dict = field(default_factory=dict)
+
+
+def check_variants(models: dict[str, Path], capture_root: str | Path, *, endpoint: str = DEFAULT_ENDPOINT,
+                   since: datetime | None = None, out_dir: str | Path, group: str | None = None,
+                   publish: tuple[str, ...] = ("local",), region: str | None = None, cloudwatch_client=None,
+                   models_info: dict[str, dict | None] | None = None) -> VariantsReport:
+    """Each variant's model against that variant's own capture (out_dir/<variant>/), then ONE datum: the largest
+    value over the variants with enough data. Both variants see the same traffic (the router splits it at
+    random), so either model's features moving means the traffic moved; and after an A/B promotion the
+    challenger variant carries all of it. out_dir/drift.json is the worst variant's report with `variants`."""
+    if not models:
+        raise UsageError("no variant model to check: the monitoring models prefix holds no champion/ or "
+                         "challenger/ folder (the deploy writes them when it routes traffic to a variant)")
+    out = Path(out_dir)
+    reports = {}
+    for variant, model_dir in sorted(models.items()):
+        info = (models_info or {}).get(variant) or {}
+        model = {"ref": info.get("model_package_arn") or str(model_dir),
+                 "version": str(info.get("model_version") or Path(model_dir).name), "variant": variant}
+        reports[variant] = check_model_dir(model_dir, capture_root, endpoint=endpoint, variant=variant, since=since,
+                                           out_dir=out / variant, group=group, publish=(), model=model)
+    measured = {v: r for v, r in reports.items() if (r.result.get("metric") or {}).get("value") is not None}
+    worst_variant = max(measured, key=lambda v: measured[v].result["metric"]["value"]) if measured else \
+        max(reports, key=lambda v: reports[v].window["rows"])
+    worst = reports[worst_variant]
+    datum = metric_datum(worst.result, worst.model["group"]) if measured else None
+    published = publish_datum(datum, publish, cloudwatch_client=cloudwatch_client, region=region) if datum else []
+    result = {**worst.result, "drift": any(r.result["drift"] for r in reports.values()), "variant": worst_variant}
+    variants = {v: {"drift": r.result["drift"], "n": r.result["n"], "metric": r.result["metric"]["value"],
+                    "reason": r.result["reason"], "model": r.model, "out_dir": r.out_dir}
+                for v, r in reports.items()}
+    report = VariantsReport(result=result, window=worst.window, model=worst.model, out_dir=str(out),
+                            published=published, variants=variants)
+    (out / DRIFT_FILE).write_text(json.dumps(report.to_dict(), indent=2, default=str), encoding="utf-8")
+    if (out / worst_variant / PLOT_FILE).is_file():
+        (out / PLOT_FILE).write_bytes((out / worst_variant / PLOT_FILE).read_bytes())
     return report
 
 

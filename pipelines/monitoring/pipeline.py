@@ -1,9 +1,20 @@
-"""The monitoring pipeline: AnalyzeExperiment, one look at the running A/B experiment (decided by ANOVA).
+"""The monitoring pipeline: DriftCheck (KL drift of the served models) and AnalyzeExperiment (one look at the A/B).
 
-`get_pipeline()` is the same seam as pipelines/hs_code/pipeline.py: it uploads the job's code (content-hashed
-keys, so the definition is byte-identical across builds) and builds a one-step DAG; it starts nothing. On AWS an
+`get_pipeline()` is the same seam as pipelines/hs_code/pipeline.py: it uploads the jobs' code (content-hashed
+keys, so the definition is byte-identical across builds) and builds a two-step DAG; it starts nothing. On AWS an
 EventBridge Scheduler schedule (infra/monitoring.yml) starts it; locally `hscode pipeline run --local
 --module-name pipelines.monitoring.pipeline` runs the same definition with the generic runner.
+
+The two steps are independent (no edge between them): one failing does not stop the other.
+
+DriftCheck (ProcessingStep, steps/monitor.py) reads
+- ModelUri: the monitoring models prefix, <variant>/model.tar.gz (+ model.json) for each variant the router
+  serves, written by the deploy when it routes traffic to a variant (infra/deploy/deploy_endpoint.py), locally by
+  stage_default_data (the champion `hscode serve` picks);
+- CaptureUri (as below), the last DriftWindowHours hours of it (the job's clock);
+and writes drift.json (+ drift.png; a PropertyFile, DriftReport) to <prefix>/drift/<execution id>/, and publishes
+HSMLOps/Drift KLDivergence, dimension ModelPackageGroup, to DriftMetricSink (cloudwatch; the local profile:
+local, $HSCODE_HOME/metrics). Never cached: every execution is a new window.
 
 AnalyzeExperiment (ProcessingStep, steps/ab_analyze.py) reads
 - CaptureUri: the capture root, <endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl below it (the router's or hscode serve's);
@@ -11,26 +22,35 @@ AnalyzeExperiment (ProcessingStep, steps/ab_analyze.py) reads
 - PlanUri: the experiment folder, plan.json (written by `hscode ab start`) and the earlier looks below it
   (looks/<execution id>/analysis.json, this step's own outputs), which are the analysis's history;
 - ReferenceDataUri: the HS 2022 nomenclature, to refuse ground truth that is not HS 2022;
-and writes analysis.json (a PropertyFile, AnalysisReport) to <PlanUri>looks/<execution id>/. Never cached: every
-execution is a new look at new data.
+and writes analysis.json (a PropertyFile, AnalysisReport) to <PlanUri>looks/<execution id>/. No plan running is
+decision "no-experiment", exit 0. Never cached.
 
-The job's code bundle is steps/ plus the few stdlib-only modules that read capture and ground truth
-(JOB_EXTRA_FILES): one implementation of the capture format, shared with serving, instead of a copy in steps/.
+SageMaker Processing fails a job whose S3 input prefix holds no object, so each input prefix holds a seed
+object (SEED_OBJECT) from the start: stage_default_data (run by `hscode pipeline upsert`) writes it under the
+default ModelUri and PlanUri (artifact bucket); the deploy writes it under the capture and ground-truth prefixes
+(capture bucket) when it first routes traffic. The readers skip it (it is not in their layouts).
+
+The jobs' code bundle is steps/ plus the few stdlib-only modules they import from pipelines/ (JOB_EXTRA_FILES):
+one implementation of the capture format and of the drift check, shared with serving and the CLI.
 """
 from __future__ import annotations
 
 import os
 
 from pipelines import settings
+from pipelines.monitoring.drift import SEED_OBJECT  # noqa: F401 - the seed's name, for stage_default_data and tests
 
 STEP_NAME = "AnalyzeExperiment"
+DRIFT_STEP_NAME = "DriftCheck"
 DEFAULT_PIPELINE_NAME = "hs-code-monitoring"
 DEFAULT_BASE_JOB_PREFIX = "monitoring"
 DEFAULT_ENDPOINT = "hs-code"
 
-# The modules outside steps/ the job imports (looks, observations and plans, and the capture readers they use).
+# The modules outside steps/ the jobs import (looks, observations and plans; the drift check; the capture readers
+# they use, and settings for the default group and $HSCODE_HOME).
 JOB_EXTRA_FILES = (
     "pipelines/__init__.py",
+    "pipelines/settings.py",
     "pipelines/serving/__init__.py",
     "pipelines/serving/capture.py",
     "pipelines/serving/feedback.py",
@@ -38,7 +58,11 @@ JOB_EXTRA_FILES = (
     "pipelines/monitoring/observations.py",
     "pipelines/monitoring/looks.py",
     "pipelines/monitoring/plans.py",
+    "pipelines/monitoring/drift.py",
 )
+DEPLOYED_MODELS_PREFIX = "deployed/"  # below base_job_prefix: <variant>/model.tar.gz
+DEFAULT_WINDOW_HOURS = "24"
+METRIC_SINKS = ("cloudwatch", "local", "none")
 
 PROCESSING_CODE_DIR = "/opt/ml/processing/input/code"
 CAPTURE_DIR = "/opt/ml/processing/input/capture"
@@ -47,13 +71,21 @@ PLAN_DIR = "/opt/ml/processing/input/plan"
 REFERENCE_DIR = "/opt/ml/processing/input/reference"
 OUTPUT_DIR = "/opt/ml/processing/output/analysis"
 ANALYSIS_FILE = "analysis.json"
+MODEL_DIR = "/opt/ml/processing/input/model"
+DRIFT_OUTPUT_DIR = "/opt/ml/processing/output/drift"
+DRIFT_FILE = "drift.json"
 
 
 def default_uris(bucket: str, base_job_prefix: str, endpoint: str = DEFAULT_ENDPOINT) -> dict[str, str]:
-    """The parameters' defaults: where stage_default_data puts the local capture, ground truth and plan."""
+    """The parameters' defaults: where stage_default_data puts the local capture, ground truth, plan and model.
+    PlanUri is where `hscode ab start --backend sagemaker --bucket B` writes (ab/<endpoint>/, plans.S3_PREFIX),
+    as the schedule passes it; ModelUri is where the deploy writes the variants' models."""
+    from pipelines.monitoring.plans import S3_PREFIX
+
     root = f"s3://{bucket}/{base_job_prefix.strip('/')}"
     return {"CaptureUri": f"{root}/capture/", "GroundTruthUri": f"{root}/ground-truth/",
-            "PlanUri": f"{root}/ab/{endpoint}/", "ReferenceDataUri": f"{root}/reference/"}
+            "PlanUri": f"s3://{bucket}/{S3_PREFIX}/{endpoint}/", "ReferenceDataUri": f"{root}/reference/",
+            "ModelUri": f"{root}/{DEPLOYED_MODELS_PREFIX}"}
 
 
 def job_code_bundle(steps_dir=settings.STEPS_DIR, repo_root=settings.REPO_ROOT):
@@ -79,8 +111,8 @@ def get_pipeline(
     job_image: str | None = None,
     steps_dir=settings.STEPS_DIR,
 ):
-    """Builds the pipeline; uploads the job code to `default_bucket`. `model_package_group_name` is unused (the
-    plan names the versions); it is accepted so that every pipeline module has the same seam."""
+    """Builds the pipeline; uploads the job code to `default_bucket`. `model_package_group_name` is the default
+    of ModelPackageGroup, the drift metric's dimension (the alarm of infra/retraining-rules.yml watches it)."""
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
     from sagemaker.core.processing import Processor
     from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
@@ -108,7 +140,12 @@ def get_pipeline(
     reference_uri = ParameterString("ReferenceDataUri", default_value=defaults["ReferenceDataUri"])
     endpoint_name = ParameterString("EndpointName", default_value=DEFAULT_ENDPOINT)
     instance_type = ParameterString("ProcessingInstanceType", default_value="ml.m5.large")
-    parameters = [capture_uri, ground_truth_uri, plan_uri, reference_uri, endpoint_name, instance_type]
+    model_uri = ParameterString("ModelUri", default_value=defaults["ModelUri"])
+    group = ParameterString("ModelPackageGroup", default_value=model_package_group_name)
+    window_hours = ParameterString("DriftWindowHours", default_value=DEFAULT_WINDOW_HOURS)
+    metric_sink = ParameterString("DriftMetricSink", default_value="cloudwatch", enum_values=list(METRIC_SINKS))
+    parameters = [capture_uri, ground_truth_uri, plan_uri, reference_uri, endpoint_name, instance_type,
+                  model_uri, group, window_hours, metric_sink]
 
     def s3_in(name, source, destination):
         return ProcessingInput(input_name=name, s3_input=ProcessingS3Input(
@@ -136,4 +173,25 @@ def get_pipeline(
         ),
         property_files=[report],
     )
-    return Pipeline(name=pipeline_name, parameters=parameters, steps=[analyze], sagemaker_session=session)
+    drift_processor = Processor(
+        role=role, image_uri=job_image, instance_type=instance_type, instance_count=1,
+        base_job_name=f"{prefix}-drift", entrypoint=["python3", f"{PROCESSING_CODE_DIR}/steps/monitor.py"],
+        env={"PYTHONPATH": PROCESSING_CODE_DIR, "PYTHONUNBUFFERED": "1"}, sagemaker_session=session,
+    )
+    drift_report = PropertyFile(name="DriftReport", output_name="drift", path=DRIFT_FILE)
+    drift = ProcessingStep(
+        name=DRIFT_STEP_NAME,
+        step_args=drift_processor.run(
+            inputs=[s3_in("code", code.prefix_uri, PROCESSING_CODE_DIR), s3_in("model", model_uri, MODEL_DIR),
+                    s3_in("capture", capture_uri, CAPTURE_DIR)],
+            outputs=[ProcessingOutput(output_name="drift", s3_output=ProcessingS3Output(
+                s3_uri=Join(on="", values=[f"s3://{default_bucket}/{prefix}/drift/",
+                                           ExecutionVariables.PIPELINE_EXECUTION_ID]),
+                local_path=DRIFT_OUTPUT_DIR, s3_upload_mode="EndOfJob"))],
+            arguments=["--model-dir", MODEL_DIR, "--capture-dir", CAPTURE_DIR, "--endpoint-name", endpoint_name,
+                       "--window-hours", window_hours, "--group", group, "--metric-sink", metric_sink,
+                       "--output-dir", DRIFT_OUTPUT_DIR],
+        ),
+        property_files=[drift_report],
+    )
+    return Pipeline(name=pipeline_name, parameters=parameters, steps=[drift, analyze], sagemaker_session=session)
