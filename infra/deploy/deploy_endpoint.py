@@ -15,11 +15,20 @@ challenger is the A/B decision's job. While the challenger endpoint is replaced 
 and the router's deployed-variants parameter forgets the old model, so no answer is captured under the wrong
 version.
 
+The scheduled drift check (pipelines/monitoring/pipeline.py, DriftCheck) needs the model each variant serves:
+`route` copies the package's model.tar.gz (+ model.json naming it) to <monitoring models prefix>/<variant>/ before
+the variant gets traffic, and replacing the challenger deletes its copy with its recorded model. This is the one
+place that knows what each variant serves; an A/B promotion only moves weights (the variants keep their models),
+which is why the check reads every variant, not a single "champion" pointer. `route` also writes an empty seed
+object under the capture and ground-truth prefixes: SageMaker Processing fails a job whose S3 input prefix holds
+no object, and before the brokers' first feedback the ground-truth prefix would be empty.
+
 Thin on purpose (boto3 only, no project imports, so the deploy build installs nothing else). Settings come from
 arguments or the environment variables the CodeBuild project sets (HSCODE_MODEL_PACKAGE_GROUP,
 SAGEMAKER_EXECUTION_ROLE_ARN, HSCODE_ENDPOINT_PREFIX, HSCODE_SERVERLESS_MEMORY_MB,
 HSCODE_SERVERLESS_MAX_CONCURRENCY, HSCODE_CHAMPION_ENDPOINT, HSCODE_CHALLENGER_ENDPOINT, HSCODE_CHALLENGER_WEIGHT,
-HSCODE_WEIGHTS_PARAMETER, HSCODE_DEPLOYED_VARIANTS_PARAMETER, DEPLOY_VARIANT, AWS_REGION).
+HSCODE_WEIGHTS_PARAMETER, HSCODE_DEPLOYED_VARIANTS_PARAMETER, HSCODE_MONITORING_MODELS_URI, HSCODE_CAPTURE_URI,
+HSCODE_GROUND_TRUTH_URI, DEPLOY_VARIANT, AWS_REGION).
 """
 from __future__ import annotations
 
@@ -42,6 +51,7 @@ SMOKE_SAMPLES = [
 HS6_CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
 VARIANTS = ("champion", "challenger")
 ACCEPT_THRESHOLD = "metric.accept_threshold"  # how the Register step stores it (pipelines/registry/request.py)
+SEED_OBJECT = "_monitoring-seed"  # pipelines/monitoring/drift.py SEED_OBJECT (tests/infra keep them equal)
 
 
 class DeployError(Exception):
@@ -204,13 +214,61 @@ class RoutingParameters:
         return weights
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise DeployError(f"{uri!r} is not an s3://bucket/key URI")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+def model_data_url(package: dict) -> str:
+    containers = (package.get("InferenceSpecification") or {}).get("Containers") or []
+    if not containers or not containers[0].get("ModelDataUrl"):
+        raise DeployError(f"{package['ModelPackageArn']} names no ModelDataUrl: it was not registered by the "
+                          "training pipeline's Register step")
+    return containers[0]["ModelDataUrl"]
+
+
+class MonitoringCopies:
+    """What the scheduled drift check reads: <models_uri><variant>/model.tar.gz + model.json, and the seeds."""
+
+    def __init__(self, s3, models_uri: str, seed_prefixes: list[str]):
+        self.s3, self.models_uri, self.seed_prefixes = s3, models_uri.rstrip("/") + "/", seed_prefixes
+
+    def _key(self, variant: str, name: str) -> tuple[str, str]:
+        return split_s3_uri(f"{self.models_uri}{variant}/{name}")
+
+    def publish(self, variant: str, package: dict) -> str:
+        """Copy the package's model.tar.gz to the variant's folder (server side) and write model.json."""
+        source_bucket, source_key = split_s3_uri(model_data_url(package))
+        bucket, key = self._key(variant, "model.tar.gz")
+        self.s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key})
+        facts = {**package_facts(package), "variant": variant, "model_data_url": model_data_url(package)}
+        bucket, info_key = self._key(variant, "model.json")
+        self.s3.put_object(Bucket=bucket, Key=info_key, Body=json.dumps(facts, indent=2, sort_keys=True).encode(),
+                           ContentType="application/json")
+        for prefix in self.seed_prefixes:
+            seed_bucket, seed_key = split_s3_uri(prefix.rstrip("/") + "/" + SEED_OBJECT)
+            self.s3.put_object(Bucket=seed_bucket, Key=seed_key, Body=b"")
+        where = f"{self.models_uri}{variant}/"
+        print(f"drift monitoring: {variant}'s model copied to {where}", flush=True)
+        return where
+
+    def forget(self, variant: str) -> None:
+        """The variant's endpoint is being replaced: the drift check must not judge its traffic by the old model."""
+        for name in ("model.tar.gz", "model.json"):
+            bucket, key = self._key(variant, name)
+            self.s3.delete_object(Bucket=bucket, Key=key)
+
+
 def prod_variant(sagemaker, champion_endpoint: str) -> str:
     """The variant a newly approved model goes to: champion while there is none, else challenger."""
     return "challenger" if _exists(sagemaker.describe_endpoint, EndpointName=champion_endpoint) else "champion"
 
 
 def deploy_prod(sagemaker, routing: RoutingParameters, *, group: str, endpoints: dict[str, str], role_arn: str,
-                memory_mb: int, max_concurrency: int, package_arn: str | None = None, wait: bool = True) -> dict:
+                memory_mb: int, max_concurrency: int, package_arn: str | None = None, wait: bool = True,
+                monitoring: MonitoringCopies | None = None) -> dict:
     """Deploy the package as the champion (the first time) or as the challenger (the champion stays)."""
     package_arn = package_arn or latest_approved_package(sagemaker, group)
     variant = prod_variant(sagemaker, endpoints["champion"])
@@ -220,6 +278,8 @@ def deploy_prod(sagemaker, routing: RoutingParameters, *, group: str, endpoints:
             raise DeployError(f"{package_arn} is already the champion ({endpoints['champion']}): nothing to "
                               "deploy as challenger")
         routing.drain("challenger")
+        if monitoring is not None:
+            monitoring.forget("challenger")
     print(f"prod: deploying as the {variant}", flush=True)
     result = deploy(sagemaker, group=group, endpoint_name=endpoints[variant], role_arn=role_arn, memory_mb=memory_mb,
                     max_concurrency=max_concurrency, package_arn=package_arn, wait=wait)
@@ -227,8 +287,9 @@ def deploy_prod(sagemaker, routing: RoutingParameters, *, group: str, endpoints:
 
 
 def route(sagemaker, routing: RoutingParameters, *, group: str, endpoints: dict[str, str], variant: str,
-          package_arn: str, challenger_weight: float) -> dict:
-    """Send the variant its traffic, once its endpoint is in service with exactly this package."""
+          package_arn: str, challenger_weight: float, monitoring: MonitoringCopies | None = None) -> dict:
+    """Send the variant its traffic, once its endpoint is in service with exactly this package (and, with
+    `monitoring`, once the drift check has its model)."""
     if not 0.0 <= challenger_weight <= 1.0:
         raise DeployError(f"challenger weight {challenger_weight} is not between 0 and 1")
     package = approved_package(sagemaker, group, package_arn)
@@ -237,6 +298,8 @@ def route(sagemaker, routing: RoutingParameters, *, group: str, endpoints: dict[
     if endpoint["EndpointStatus"] != "InService" or endpoint["EndpointConfigName"] != expected:
         raise DeployError(f"endpoint {endpoints[variant]} is {endpoint['EndpointStatus']} with config "
                           f"{endpoint['EndpointConfigName']}, not InService with {expected}: re-run the deploy action")
+    if monitoring is not None:
+        monitoring.publish(variant, package)
     weights = routing.route(variant, package_facts(package), challenger_weight)
     print(f"prod: {variant} serves {package_arn}; weights {weights}", flush=True)
     return {"variant": variant, "model_package_arn": package_arn, "weights": weights}
@@ -286,6 +349,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="route: the challenger's share of traffic (default 0.1)")
     parser.add_argument("--weights-parameter", default=env("HSCODE_WEIGHTS_PARAMETER"))
     parser.add_argument("--deployed-variants-parameter", default=env("HSCODE_DEPLOYED_VARIANTS_PARAMETER"))
+    parser.add_argument("--monitoring-models-uri", default=env("HSCODE_MONITORING_MODELS_URI") or None,
+                        help="prod: where each variant's model is copied for the drift check (s3://.../)")
+    parser.add_argument("--capture-uri", default=env("HSCODE_CAPTURE_URI") or None,
+                        help="prod route: the capture prefix to seed (the monitoring job's input)")
+    parser.add_argument("--ground-truth-uri", default=env("HSCODE_GROUND_TRUTH_URI") or None,
+                        help="prod route: the ground-truth prefix to seed (the monitoring job's input)")
     parser.add_argument("--memory-mb", type=int, default=int(env("HSCODE_SERVERLESS_MEMORY_MB", "2048")))
     parser.add_argument("--max-concurrency", type=int, default=int(env("HSCODE_SERVERLESS_MAX_CONCURRENCY", "5")))
     parser.add_argument("--region", default=env("AWS_REGION") or env("AWS_DEFAULT_REGION"))
@@ -334,6 +403,13 @@ def main(argv: list[str] | None = None) -> int:
         sagemaker = boto3.client("sagemaker", region_name=args.region)
         routing = RoutingParameters(boto3.client("ssm", region_name=args.region), args.weights_parameter,
                                     args.deployed_variants_parameter)
+        monitoring = None
+        if args.stage == "prod" and args.monitoring_models_uri:
+            monitoring = MonitoringCopies(boto3.client("s3", region_name=args.region), args.monitoring_models_uri,
+                                          [uri for uri in (args.capture_uri, args.ground_truth_uri) if uri])
+        elif args.stage == "prod":
+            print("warning: no HSCODE_MONITORING_MODELS_URI: the drift check gets no copy of this model",
+                  file=sys.stderr, flush=True)
         if args.stage == "staging":
             result = deploy(sagemaker, group=args.model_package_group, endpoint_name=staging,
                             role_arn=args.role_arn, memory_mb=args.memory_mb, max_concurrency=args.max_concurrency,
@@ -342,11 +418,11 @@ def main(argv: list[str] | None = None) -> int:
             result = deploy_prod(sagemaker, routing, group=args.model_package_group, endpoints=endpoints,
                                  role_arn=args.role_arn, memory_mb=args.memory_mb,
                                  max_concurrency=args.max_concurrency, package_arn=args.model_package_arn,
-                                 wait=not args.no_wait)
+                                 wait=not args.no_wait, monitoring=monitoring)
         else:
             result = route(sagemaker, routing, group=args.model_package_group, endpoints=endpoints,
                            variant=args.variant, package_arn=args.model_package_arn,
-                           challenger_weight=args.challenger_weight)
+                           challenger_weight=args.challenger_weight, monitoring=monitoring)
         args.output.write_text(json.dumps(result, indent=2) + "\n")
     except DeployError as error:
         print(f"error: {error}", file=sys.stderr)

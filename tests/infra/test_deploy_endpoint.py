@@ -290,3 +290,65 @@ def test_the_deploy_buildspec_exports_the_package_and_the_variant(tmp_path, acti
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected
+
+
+# --- the drift check's copies: each routed variant's model, and the seeds of the monitoring job's inputs ---------
+
+MODELS_URI = "s3://hs-mlops-dev-artifacts/monitoring/deployed/"
+SEEDS = ["s3://hs-mlops-dev-capture/capture/", "s3://hs-mlops-dev-capture/ground-truth/"]
+
+
+@pytest.fixture
+def monitoring(sagemaker):
+    s3 = boto3.client("s3", region_name=REGION)
+    for bucket in ("bucket", "hs-mlops-dev-artifacts", "hs-mlops-dev-capture"):
+        s3.create_bucket(Bucket=bucket)
+    return deploy_endpoint.MonitoringCopies(s3, MODELS_URI, SEEDS)
+
+
+def _keys(s3, bucket: str) -> set[str]:
+    return {item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+
+
+def test_routing_copies_each_variants_model_for_the_drift_check_and_seeds_its_inputs(sagemaker, routing, monitoring):
+    s3 = monitoring.s3
+    s3.put_object(Bucket="bucket", Key="model.tar.gz", Body=b"model one")  # every registered package's ModelDataUrl
+
+    def prod(package):
+        deployed = deploy_endpoint.deploy_prod(sagemaker, routing, group=GROUP, endpoints=PROD, role_arn=ROLE,
+                                               memory_mb=2048, max_concurrency=5, package_arn=package, wait=False,
+                                               monitoring=monitoring)
+        deploy_endpoint.route(sagemaker, routing, group=GROUP, endpoints=PROD, variant=deployed["variant"],
+                              package_arn=package, challenger_weight=0.1, monitoring=monitoring)
+
+    first = register(sagemaker, "Approved", accept_threshold="0.6")
+    prod(first)
+    assert _keys(s3, "hs-mlops-dev-artifacts") == {"monitoring/deployed/champion/model.tar.gz",
+                                                   "monitoring/deployed/champion/model.json"}
+    copied = s3.get_object(Bucket="hs-mlops-dev-artifacts", Key="monitoring/deployed/champion/model.tar.gz")
+    assert copied["Body"].read() == b"model one"
+    facts = json.loads(s3.get_object(Bucket="hs-mlops-dev-artifacts",
+                                     Key="monitoring/deployed/champion/model.json")["Body"].read())
+    assert facts["model_package_arn"] == first and facts["model_version"] == "1" and facts["variant"] == "champion"
+    assert _keys(s3, "hs-mlops-dev-capture") == {"capture/_monitoring-seed", "ground-truth/_monitoring-seed"}
+
+    prod(register(sagemaker, "Approved"))
+    assert "monitoring/deployed/challenger/model.tar.gz" in _keys(s3, "hs-mlops-dev-artifacts")
+
+    # Replacing the challenger forgets its copy (as the router forgets its model) until the new one is routed.
+    monkey_deploy = deploy_endpoint.deploy
+    try:
+        deploy_endpoint.deploy = lambda *a, **k: {"endpoint": k["endpoint_name"], "model_package_arn": k["package_arn"]}
+        deploy_endpoint.deploy_prod(sagemaker, routing, group=GROUP, endpoints=PROD, role_arn=ROLE, memory_mb=2048,
+                                    max_concurrency=5, package_arn=register(sagemaker, "Approved"), wait=False,
+                                    monitoring=monitoring)
+    finally:
+        deploy_endpoint.deploy = monkey_deploy
+    assert _keys(s3, "hs-mlops-dev-artifacts") == {"monitoring/deployed/champion/model.tar.gz",
+                                                   "monitoring/deployed/champion/model.json"}
+
+
+def test_the_seed_object_is_the_one_the_drift_job_skips():
+    from pipelines.monitoring.drift import SEED_OBJECT
+
+    assert deploy_endpoint.SEED_OBJECT == SEED_OBJECT
