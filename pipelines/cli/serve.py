@@ -120,7 +120,7 @@ def build_endpoint(args) -> LocalEndpoint:
     from pipelines.serving.app import bind_socket, create_app, make_server
     from pipelines.serving.capture import CapturedIds, LocalCaptureSink
     from pipelines.serving.feedback import LocalGroundTruthSink
-    from pipelines.serving.frontend import KnownIds, ServingFrontEnd
+    from pipelines.serving.frontend import KnownIds, ServingFrontEnd, load_hs_texts
     from pipelines.serving.model_host import LocalBackend, resolve_model
     from pipelines.serving.tf_serving import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_S
     from pipelines.serving.weights import LocalWeightsStore
@@ -148,7 +148,8 @@ def build_endpoint(args) -> LocalEndpoint:
     known = KnownIds(fallback=None if capture_dir is None else CapturedIds(capture_dir, args.endpoint_name))
     frontend = ServingFrontEnd(args.endpoint_name, store, backend, capture, LocalGroundTruthSink(ground_truth_dir),
                                thresholds, HSCodeNormalizer(load_hs6_codes(settings.HS2022_NOMENCLATURE)),
-                               known_ids=known)
+                               known_ids=known, parent_thresholds=backend.parent_thresholds(),
+                               hs_texts=load_hs_texts(settings.HS2022_NOMENCLATURE))
 
     sock = bind_socket(args.host, args.port)
     failures: list[BaseException] = []

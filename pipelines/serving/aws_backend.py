@@ -28,6 +28,7 @@ from botocore.exceptions import (
 )
 
 from pipelines.serving.frontend import BackendError, InvokeResult
+from steps.hsml.hierarchy import thresholds_from_metrics
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ _RETRY_LATER = {"ThrottlingException", "ServiceUnavailable", "InternalFailure", 
 
 class DeployedVariants:
     """What each variant's endpoint serves, from a JSON SSM parameter the deploy pipeline writes:
-    {"challenger": {"model_package_arn": ..., "model_version": "4", "accept_threshold": 0.62}, ...}.
+    {"challenger": {"model_package_arn": ..., "model_version": "4", "accept_threshold": 0.62,
+                    "accept_threshold_hs4": 0.55, "accept_threshold_hs2": 0.5}, ...} (the last two optional).
 
     Read at most once per `ttl_seconds`; a parameter that cannot be read (or holds junk) keeps the last good value,
     and one never read reads as empty (versions fall back to endpoint names, decisions to "review").
@@ -87,6 +89,13 @@ class DeployedVariants:
                 log.warning("accept_threshold of variant %s is %r, not a number; answering review", variant, value)
                 thresholds[variant] = None
         return thresholds
+
+    def parent_thresholds(self, variants: list[str] | tuple[str, ...]) -> dict[str, dict[str, float | None]]:
+        """variant -> {"hs4": t, "hs2": t} from accept_threshold_hs4 / accept_threshold_hs2 (None when the deploy
+        recorded none: the answer then never falls back to that level)."""
+        deployed = self.read()
+        return {variant: {level: value for level, value in thresholds_from_metrics(deployed.get(variant, {})).items()
+                          if level != "hs6"} for variant in variants}
 
 
 class SageMakerEndpointsBackend:

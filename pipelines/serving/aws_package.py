@@ -30,6 +30,9 @@ ROUTER_FILES = (
     "steps/hsml/hs_codes.py",
     "steps/hsml/descriptions.py",
     "steps/hsml/text.py",
+    "steps/hsml/hierarchy.py",
+    "steps/hsml/vagueness.py",
+    "steps/hsml/explain.py",
     "steps/hsml/serving/__init__.py",
     "steps/hsml/serving/inference.py",
 )

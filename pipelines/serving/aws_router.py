@@ -34,7 +34,7 @@ from urllib.parse import unquote
 
 from pipelines.serving.aws_backend import DeployedVariants, SageMakerEndpointsBackend
 from pipelines.serving.aws_sinks import S3CaptureSink, S3GroundTruthSink
-from pipelines.serving.frontend import INVOKED_VARIANT_HEADER, FrontEndResponse, ServingFrontEnd
+from pipelines.serving.frontend import INVOKED_VARIANT_HEADER, FrontEndResponse, ServingFrontEnd, load_hs_texts
 from pipelines.serving.weights import SsmWeightsStore
 from steps.hsml.hs_codes import HSCodeNormalizer, load_hs6_codes
 
@@ -143,12 +143,19 @@ class LambdaRouter:
             S3GroundTruthSink(clients["s3"], config.ground_truth_bucket, config.ground_truth_prefix),
             self._thresholds(),
             HSCodeNormalizer(load_hs6_codes(config.nomenclature)),
+            parent_thresholds=self._parent_thresholds(),
+            hs_texts=load_hs_texts(config.nomenclature),
         )
 
     def _thresholds(self) -> dict[str, float | None]:
         if self.deployed is None:
             return {variant: None for variant in self.variants}
         return self.deployed.thresholds(self.variants)
+
+    def _parent_thresholds(self) -> dict[str, dict[str, float | None]]:
+        if self.deployed is None:
+            return {}
+        return self.deployed.parent_thresholds(self.variants)
 
     def handle(self, event: Mapping) -> dict:
         started = time.perf_counter()
@@ -162,6 +169,7 @@ class LambdaRouter:
             endpoint_name = parts[1] if len(parts) == 3 else None
             failed_before = self.frontend.capture.stats()["failed"]
             self.frontend.thresholds.update(self._thresholds())  # a new challenger's threshold, within the TTL
+            self.frontend.parent_thresholds.update(self._parent_thresholds())
             response = self.frontend.invoke(_body(event), headers.get("content-type"), headers, endpoint_name)
             self.frontend.capture.flush()  # stored before the answer: a frozen Lambda loses nothing
             _emit_metrics(self.config.endpoint_name, response, started,

@@ -1,8 +1,10 @@
 """The one request path, shared by the local server (app.py) and the AWS Lambda router.
 
 invoke(): endpoint name -> content type (415) -> size (413) -> parse (400) -> ids -> variant (400 for an unknown
-TargetVariant) -> the variant's back end, with the body as sent -> each prediction gains inference_id, variant and
-decision -> capture (never fails the request) -> 200 with X-Amzn-Invoked-Production-Variant.
+TargetVariant) -> the variant's back end, with the body as sent -> each prediction gains inference_id, variant,
+decision and the answer fields of steps/hsml/hierarchy.py (answer, answer_set, answer_set_probability; the
+official HS 2022 text of the answer and of each explained code) -> capture (never fails the request) -> 200 with
+X-Amzn-Invoked-Production-Variant.
 Every answer is a JSON body; an unexpected exception is logged with its traceback and answered
 500 {"error": "internal error: <type>"}, never with the traceback.
 
@@ -31,8 +33,9 @@ from pipelines.serving.capture import (
 from pipelines.serving.feedback import GroundTruthSink, check_feedback, ground_truth_record
 from pipelines.serving.routing import Router, RoutingError, routing_key_from
 from pipelines.serving.weights import WeightsStore
+from steps.hsml import hierarchy
 from steps.hsml.cli_errors import UsageError
-from steps.hsml.hs_codes import HSCodeNormalizer
+from steps.hsml.hs_codes import HSCodeNormalizer, load_hs_descriptions
 from steps.hsml.serving.inference import parse_descriptions
 
 log = logging.getLogger(__name__)
@@ -113,6 +116,18 @@ class KnownIds:
         return self.fallback(row_id) if self.fallback else None
 
 
+def load_hs_texts(nomenclature) -> dict[str, str]:
+    """Code of every level (chapters, headings, subheadings) -> its official HS 2022 text."""
+    return {code: text for level in ("2", "4", "6") for code, text in load_hs_descriptions(nomenclature, level).items()}
+
+
+def _ranked(codes, probabilities) -> list[tuple[str, float]]:
+    """(code, probability) pairs of one level of a model's answer; [] when the level is missing or malformed."""
+    if not isinstance(codes, list) or not isinstance(probabilities, list):
+        return []
+    return [(str(c), float(p)) for c, p in zip(codes, probabilities) if isinstance(p, (int, float))]
+
+
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
@@ -121,17 +136,24 @@ class ServingFrontEnd:
     """Routing, checks, ids, decisions, capture and feedback around a back end that only runs models.
 
     `thresholds` names the variants served (variant -> accept threshold, None: every answer is "review"); weights
-    naming any other variant are refused. A WeightsStore is re-read on every request (cheaply), so new weights
+    naming any other variant are refused. `parent_thresholds` (variant -> {"hs4": t, "hs2": t}) let an answer
+    fall back to the heading or chapter the model is sure of; a level without one is never the answer.
+    `hs_texts` (code of any level -> its official HS 2022 text) names the answer's code and explained codes. A WeightsStore is re-read on every request (cheaply), so new weights
     apply without a restart. Call close() on shutdown: it stores what capture and ground truth still buffer.
     """
 
     def __init__(self, endpoint_name: str, router_or_weights_store: Router | WeightsStore, backend: VariantBackend,
                  capture: CaptureSink, ground_truth: GroundTruthSink, thresholds: Mapping[str, float | None],
                  normalizer: HSCodeNormalizer, *, max_body_bytes: int = MAX_BODY_BYTES, max_rows: int = MAX_ROWS,
-                 known_ids: KnownIds | None = None):
+                 known_ids: KnownIds | None = None,
+                 parent_thresholds: Mapping[str, Mapping[str, float | None]] | None = None,
+                 hs_texts: Mapping[str, str] | None = None, set_level: float = hierarchy.DEFAULT_SET_LEVEL):
         self.endpoint_name = endpoint_name
         self.backend, self.capture, self.ground_truth = backend, capture, ground_truth
         self.thresholds = dict(thresholds)
+        self.parent_thresholds = {variant: dict(levels) for variant, levels in (parent_thresholds or {}).items()}
+        self.hs_texts = dict(hs_texts or {})
+        self.set_level = set_level
         self.normalizer = normalizer
         self.max_body_bytes, self.max_rows = max_body_bytes, max_rows
         self.known_ids = known_ids or KnownIds()
@@ -254,16 +276,33 @@ class ServingFrontEnd:
             raise RequestError(502, f"variant {variant!r} answered {len(predictions)} predictions for "
                                     f"{len(row_ids)} descriptions", variant)
         threshold = self.thresholds.get(variant)
+        level_thresholds = {"hs6": threshold, **self.parent_thresholds.get(variant, {})}
         entries = []
         for entry, row_id in zip(predictions, row_ids):
             entry = {**entry, "inference_id": row_id, "variant": variant}
             if "error" not in entry:
+                vague = entry.get("vague") is True
                 probabilities = entry.get("probabilities") or []
                 top = probabilities[0] if isinstance(probabilities, list) and probabilities else None
-                accept = threshold is not None and isinstance(top, (int, float)) and top >= threshold
+                accept = threshold is not None and isinstance(top, (int, float)) and top >= threshold and not vague
                 entry["decision"] = "accept" if accept else "review"
+                entry.update(self._answer(entry, level_thresholds, vague))
             entries.append(entry)
         return entries
+
+    def _answer(self, entry: dict, thresholds: dict[str, float | None], vague: bool) -> dict:
+        """hierarchy.answer's fields for one good row (a row the model answered oddly gets level "none")."""
+        levels = {level: _ranked(entry.get(codes), entry.get(probabilities)) for level, codes, probabilities in
+                  (("hs6", "codes", "probabilities"), ("hs4", "hs4_codes", "hs4_probabilities"),
+                   ("hs2", "hs2_codes", "hs2_probabilities"))}
+        fields = hierarchy.answer(levels, thresholds, vague=vague, set_level=self.set_level)
+        code = fields["answer"]["code"]
+        if code is not None and code in self.hs_texts:
+            fields["answer"]["hs_text"] = self.hs_texts[code]
+        for explained in entry.get("explanation") or []:
+            if isinstance(explained, dict) and explained.get("code") in self.hs_texts:
+                explained["hs_text"] = self.hs_texts[explained["code"]]
+        return fields
 
     def _capture(self, body, content_type, response_body, request_id, model_version, latency_ms, variant) -> None:
         try:

@@ -23,7 +23,7 @@ import sys
 import threading
 from collections import namedtuple
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.serving.frontend import BackendError, InvokeResult
@@ -37,6 +37,7 @@ from pipelines.serving.tf_serving import (
 )
 from steps.hsml.cli_errors import UsageError
 from steps.hsml.hashing import sha256_file
+from steps.hsml.hierarchy import thresholds_from_metrics
 from steps.hsml.model_archive import unpack_model_archive
 
 # The container's request context (docker/build_artifacts/sagemaker/tfs_utils.py), field for field.
@@ -61,6 +62,7 @@ class ModelSource:
     model_version: str  # what capture records: the registry version number, else the file or folder name
     accept_threshold: float | None  # the registry's metric, else None
     status: str | None = None  # the registry version's approval status; None for a path
+    parent_thresholds: dict = field(default_factory=dict)  # {"hs4": t, "hs2": t} from the registry, else {}
 
 
 def resolve_model(ref: str, *, group: str | None = None, registry=None) -> ModelSource:
@@ -84,9 +86,9 @@ def resolve_model(ref: str, *, group: str | None = None, registry=None) -> Model
     except RegistryError as error:
         hint = " (or pass --model PATH)" if "approve one with" in str(error) else ""
         raise UsageError(f"{error}{hint}") from None
-    threshold = version.metrics.get("accept_threshold")
-    return ModelSource(text, artifact, str(version.version), float(threshold) if threshold is not None else None,
-                       version.status)
+    levels = thresholds_from_metrics(version.metrics)
+    return ModelSource(text, artifact, str(version.version), levels["hs6"], version.status,
+                       {level: value for level, value in levels.items() if level != "hs6" and value is not None})
 
 
 def _sha256(path: Path) -> str:
@@ -281,6 +283,10 @@ class LocalBackend:
         """Each variant's accept threshold: the override, else its registry metric, else None (all "review")."""
         return {variant: override if override is not None else source.accept_threshold
                 for variant, source in self.sources.items()}
+
+    def parent_thresholds(self) -> dict[str, dict[str, float | None]]:
+        """Each variant's heading and chapter thresholds from its registry metrics ({} for a path)."""
+        return {variant: dict(source.parent_thresholds) for variant, source in self.sources.items()}
 
     def invoke(self, variant: str, body: bytes, content_type: str, custom_attributes: str | None) -> InvokeResult:
         model = self.models.get(variant)

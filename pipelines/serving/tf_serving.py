@@ -4,8 +4,9 @@ In the SageMaker TF Serving container the model's hook posts `{"signature_name",
 `http://localhost:8501/v1/models/<name>[/versions/<v>]:predict` and reads `{"predictions": [...]}` back. Locally
 `TFServingEmulator` answers the same body with the same JSON (row format: "instances" → "predictions", one object
 per row holding every output; columnar: "inputs" → "outputs"), and words its errors as TF Serving does
-(`{"error": ...}`, 400 for a bad request, 404 for another model name). It serves signatures that take one string
-vector (what steps/hsml/export.py writes); it refuses anything else when it loads.
+(`{"error": ...}`, 400 for a bad request, 404 for another model name). It serves what steps/hsml/export.py writes:
+serving_default takes one string vector, and other signatures (score_codes: descriptions and codes) string vectors
+in row format, outside the micro-batcher; it refuses any other input kind when it loads.
 
 Micro-batching: concurrent requests are queued and one worker thread runs them as a single SavedModel call (up to
 `max_batch` rows), then hands each caller its own rows. The worker takes whatever is queued when it is free; it
@@ -153,15 +154,18 @@ class TFServingEmulator:
         self._signatures = {}
         for name, function in self._saved_model.signatures.items():
             inputs = function.structured_input_signature[1]
-            specs = list(inputs.values())
-            if len(specs) != 1 or specs[0].dtype != tf.string or specs[0].shape.rank != 1:
+            if not inputs or any(spec.dtype != tf.string or spec.shape.rank != 1 for spec in inputs.values()):
                 raise ValueError(f"{saved_model_dir}: signature {name!r} takes {inputs}; the local TF Serving "
-                                 "emulation serves signatures with one string vector input")
-            self._signatures[name] = (function, next(iter(inputs)), sorted(function.structured_outputs))
+                                 "emulation serves signatures of string vector inputs (serving_default: one string vector input)")
+            self._signatures[name] = (function, sorted(inputs), sorted(function.structured_outputs))
         if DEFAULT_SIGNATURE not in self._signatures:
             raise ValueError(f"{saved_model_dir}: no {DEFAULT_SIGNATURE!r} signature "
                              f"(it has {sorted(self._signatures) or 'none'})")
-        self._function, self.input_name, self.output_names = self._signatures[DEFAULT_SIGNATURE]
+        self._function, input_names, self.output_names = self._signatures[DEFAULT_SIGNATURE]
+        if len(input_names) != 1:
+            raise ValueError(f"{saved_model_dir}: {DEFAULT_SIGNATURE!r} takes {input_names}; the local TF Serving "
+                             "emulation batches a signature of one string vector input")
+        self.input_name = input_names[0]
         for size in sorted({1, 2, 8, 64, max_batch}):  # TF's first calls (and first batch sizes) are slow
             self._call_model(["warm up"] * size)
         self.batcher = MicroBatcher(self._call_model, max_batch, max_wait_s, name=f"tf-serving-{model_name}")
@@ -199,7 +203,7 @@ class TFServingEmulator:
         if signature not in self._signatures:
             raise TFServingError(400, f'Serving signature name: "{signature}" not found in signature def')
         if signature != DEFAULT_SIGNATURE:
-            raise TFServingError(400, f"signature {signature!r}: the local emulation batches {DEFAULT_SIGNATURE!r} only")
+            return self._respond_unbatched(signature, request)
         if ("instances" in request) == ("inputs" in request):
             if "instances" in request:
                 raise TFServingError(400, "Not formatted correctly expecting only one of 'inputs' or 'instances' "
@@ -213,6 +217,30 @@ class TFServingEmulator:
         outputs, start, count = self.batcher.submit(texts)
         columns = {name: _json_ready(outputs[name][start:start + count]) for name in self.output_names}
         return {"outputs": columns if len(columns) > 1 else next(iter(columns.values()))}
+
+    def _respond_unbatched(self, signature: str, request: dict) -> dict:
+        """Another signature (e.g. score_codes): row format, each instance an object of its string inputs; one
+        direct call, outside the micro-batcher (it batches serving_default only)."""
+        function, input_names, output_names = self._signatures[signature]
+        instances = request.get("instances")
+        if not isinstance(instances, list) or not instances:
+            raise TFServingError(400, f"signature {signature!r}: the local emulation answers a non-empty "
+                                      "'instances' list only")
+        columns: dict[str, list[str]] = {name: [] for name in input_names}
+        for i, item in enumerate(instances):
+            if not isinstance(item, dict) or set(item) != set(input_names):
+                raise TFServingError(400, f"Failed to process element: {i} of 'instances' list. JSON object: "
+                                          f"{json.dumps(item)[:200]} must only have keys: {', '.join(input_names)}")
+            for name in input_names:
+                if not isinstance(item[name], str):
+                    raise TFServingError(400, f"Failed to process element: {i} of 'instances' list. Error: "
+                                              f"{_type_error(item[name])}")
+                columns[name].append(item[name])
+        out = function(**{name: self._tf.constant(values, self._tf.string) for name, values in columns.items()})
+        values = [_json_ready(out[name].numpy()) for name in output_names]
+        if len(output_names) == 1:  # TF Serving answers a lone output's values bare
+            return {"predictions": values[0]}
+        return {"predictions": [dict(zip(output_names, row)) for row in zip(*values)]}
 
     def _check_uri(self, uri: str) -> None:
         match = _URI.match(uri or "")

@@ -1,7 +1,11 @@
 """Writes the model directory that SageMaker tars into model.tar.gz, and that TF Serving can serve unchanged.
 
     <model_dir>/1/                 TensorFlow SavedModel; signature serving_default: descriptions [B] string ->
-                                   codes [B, k] string, probabilities [B, k] float32 (vectorising + labels in-graph)
+                                   codes [B, k] string, probabilities [B, k] float32 (vectorising + labels in-graph),
+                                   and the same for the heading and the chapter: hs4_codes / hs4_probabilities and
+                                   hs2_codes / hs2_probabilities, each level's probability the sum of its HS6
+                                   codes' probabilities over the full distribution (so the three levels agree);
+                                   signature score_codes: descriptions [B], codes [B] -> probabilities [B]
     <model_dir>/code/inference.py  SageMaker TF Serving hook (checks and normalises each row, then calls TF Serving)
     <model_dir>/code/steps/...     verbatim copies of the modules the hook imports (SERVING_MODULES: the per-row
                                    check and the one normaliser), under their own package path, so the hook's
@@ -9,6 +13,8 @@
     <model_dir>/encoder.json       the fitted encoder the graph was built from
     <model_dir>/metadata.json      labels, encoder summary, training-data hash, hyper-parameters, metrics, versions
     <model_dir>/drift_baseline.json  the validation rows' drift features (drift_baseline.py), written by training
+    <model_dir>/vagueness.json     the "too vague to classify" detector (steps/hsml/vagueness.py), when data
+                                   preparation fitted one; the serving hook and the predictor apply it
 """
 from __future__ import annotations
 
@@ -32,7 +38,12 @@ SOURCE_ROOT = Path(__file__).resolve().parent.parent.parent  # the folder holdin
 SERVING_HOOK = Path(__file__).resolve().parent / "serving" / "inference.py"
 # What the hook imports, as paths under SOURCE_ROOT: copied as they are into code/ (keep them free of other
 # project imports: test_export checks the copy runs on its own).
-SERVING_MODULES = ("steps/__init__.py", "steps/hsml/__init__.py", "steps/hsml/text.py", "steps/hsml/descriptions.py")
+SERVING_MODULES = ("steps/__init__.py", "steps/hsml/__init__.py", "steps/hsml/text.py", "steps/hsml/descriptions.py",
+                   "steps/hsml/vagueness.py", "steps/hsml/explain.py")
+VAGUENESS_FILE = "vagueness.json"
+SCORE_SIGNATURE = "score_codes"  # (descriptions, codes) -> probabilities [B]: for explanations
+# The parent levels the signature also answers: (output name prefix, digits of the HS6 code it keeps).
+PARENT_LEVELS = (("hs4", 4), ("hs2", 2))
 
 
 class ServingModule(tf.Module):
@@ -44,13 +55,39 @@ class ServingModule(tf.Module):
         self.vectorizer = TFTextVectorizer(encoder, max_length)
         self.labels = tf.constant(labels, tf.string)
         self.top_k = min(top_k, len(labels))
+        # Per parent level: its codes, and for every HS6 label the index of its parent (constants in the graph).
+        self.parents = {}
+        for name, digits in PARENT_LEVELS:
+            codes = sorted({label[:digits] for label in labels})
+            index = {code: i for i, code in enumerate(codes)}
+            self.parents[name] = (tf.constant(codes, tf.string),
+                                  tf.constant([index[label[:digits]] for label in labels], tf.int32),
+                                  min(top_k, len(codes)))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="descriptions")])
     def serve(self, descriptions):
         word_ids, ngram_ids = self.vectorizer(descriptions)
         probabilities = self.model([word_ids, ngram_ids], training=False)
         top = tf.math.top_k(probabilities, k=self.top_k)
-        return {"codes": tf.gather(self.labels, top.indices), "probabilities": top.values}
+        outputs = {"codes": tf.gather(self.labels, top.indices), "probabilities": top.values}
+        for name, (codes, parent_of, k) in self.parents.items():
+            # [classes, B] summed by parent -> [parents, B]: a heading's probability is its subheadings' sum
+            summed = tf.transpose(tf.math.unsorted_segment_sum(tf.transpose(probabilities), parent_of,
+                                                               tf.shape(codes)[0]))
+            parent_top = tf.math.top_k(summed, k=k)
+            outputs[f"{name}_codes"] = tf.gather(codes, parent_top.indices)
+            outputs[f"{name}_probabilities"] = parent_top.values
+        return outputs
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="descriptions"),
+                                  tf.TensorSpec([None], tf.string, name="codes")])
+    def score_codes(self, descriptions, codes):
+        """The probability of the given HS6 code for each description (0 for a code the model does not know):
+        what the occlusion explanations (steps/hsml/explain.py) compare, one call for every variant."""
+        word_ids, ngram_ids = self.vectorizer(descriptions)
+        probabilities = self.model([word_ids, ngram_ids], training=False)
+        match = tf.equal(codes[:, None], self.labels[None, :])
+        return {"probabilities": tf.reduce_sum(tf.where(match, probabilities, tf.zeros_like(probabilities)), axis=1)}
 
 
 def _without_optimizer(model):
@@ -90,24 +127,35 @@ def export_model_dir(
     training_data_sha256: str | None = None,
     extra_metadata: dict | None = None,
     top_k: int = DEFAULT_EXPORT_TOP_K,
+    vagueness: str | Path | dict | None = None,
 ) -> Path:
-    """Write SavedModel, serving hook, encoder and metadata into model_dir (SM_MODEL_DIR); returns model_dir."""
+    """Write SavedModel, serving hook, encoder and metadata into model_dir (SM_MODEL_DIR); returns model_dir.
+
+    `vagueness`: the vague-description detector data preparation wrote (the path of its vagueness.json, or the
+    dict), carried into model_dir/vagueness.json; None leaves the model without one (no row is refused as vague)."""
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     saved_model_dir = model_dir / SAVED_MODEL_VERSION
     if saved_model_dir.exists():
         shutil.rmtree(saved_model_dir)
     module = ServingModule(model, encoder, labels, max_length, top_k)
-    tf.saved_model.save(module, str(saved_model_dir), signatures={"serving_default": module.serve})
+    tf.saved_model.save(module, str(saved_model_dir),
+                        signatures={"serving_default": module.serve, SCORE_SIGNATURE: module.score_codes})
 
     write_serving_code(model_dir / "code")
     encoder.save(model_dir / "encoder.json")
+    detector = write_vagueness(vagueness, model_dir)
 
     metadata = {
         "model_format": "tensorflow-savedmodel",
         "saved_model_dir": SAVED_MODEL_VERSION,
-        "signature": {"name": "serving_default", "input": "descriptions", "outputs": ["codes", "probabilities"],
-                      "top_k": module.top_k, "expects": "text normalised by normalize_description"},
+        "signature": {"name": "serving_default", "input": "descriptions",
+                      "outputs": ["codes", "probabilities"] + [f"{name}_{kind}" for name, _ in PARENT_LEVELS
+                                                                for kind in ("codes", "probabilities")],
+                      "top_k": module.top_k, "parent_top_k": {name: k for name, (_, _, k) in module.parents.items()},
+                      "expects": "text normalised by normalize_description",
+                      "score_signature": SCORE_SIGNATURE},
+        "vagueness": detector,
         "labels": list(labels),
         "num_classes": len(labels),
         "max_length": module.vectorizer.max_length,
@@ -121,6 +169,20 @@ def export_model_dir(
     }
     (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
     return model_dir
+
+
+def write_vagueness(vagueness: str | Path | dict | None, model_dir: Path) -> dict | None:
+    """model_dir/vagueness.json from the detector given (checked by loading it); returns its summary or None."""
+    from steps.hsml.vagueness import VagueDetector
+
+    target = model_dir / VAGUENESS_FILE
+    if vagueness is None:
+        target.unlink(missing_ok=True)  # nothing stale from an earlier export
+        return None
+    payload = vagueness if isinstance(vagueness, dict) else json.loads(Path(vagueness).read_text(encoding="utf-8"))
+    detector = VagueDetector.from_dict(payload)  # refuses a malformed file now, not at the first request
+    target.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    return detector.summary()
 
 
 def write_serving_code(code_dir: str | Path) -> Path:

@@ -187,3 +187,47 @@ def test_exported_code_folder_runs_on_its_own_with_the_copied_modules(exported, 
 def test_saved_model_holds_weights_only_not_the_optimizer_state(exported):
     names = [name for name, _ in tf.train.list_variables(str(exported[0] / "1" / "variables" / "variables"))]
     assert not [name for name in names if "optimizer" in name]
+
+
+def test_parent_levels_are_sums_of_the_full_hs6_distribution_and_score_codes_reads_it(exported):
+    model_dir, result = exported
+    texts = bundled_rows()["text"].sample(n=50, random_state=8).tolist()
+    saved = tf.saved_model.load(str(model_dir / "1"))
+    out = saved.signatures["serving_default"](descriptions=tf.constant(texts))
+    encoder = TextEncoder.load(model_dir / "encoder.json")
+    full = result["model"].predict(list(TFTextVectorizer(encoder, result["hyperparameters"]["max_length"])(texts)),
+                                   verbose=0)
+    labels = np.array(result["labels"])
+    for name, digits in (("hs4", 4), ("hs2", 2)):
+        codes, probabilities = out[f"{name}_codes"].numpy().astype(str), out[f"{name}_probabilities"].numpy()
+        assert (np.diff(probabilities, axis=1) <= 1e-7).all()  # best first
+        for row in range(len(texts)):
+            for code, probability in zip(codes[row], probabilities[row]):
+                expected = full[row][np.char.startswith(labels, code)].sum()
+                assert len(code) == digits and probability == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    # the chapter is at least as sure as the heading, the heading as the subheading (a sum over a superset)
+    assert (out["hs2_probabilities"].numpy()[:, 0] >= out["hs4_probabilities"].numpy()[:, 0] - 1e-6).all()
+    assert (out["hs4_probabilities"].numpy()[:, 0] >= out["probabilities"].numpy()[:, 0] - 1e-6).all()
+    chosen = [labels[i % len(labels)] for i in range(len(texts))]
+    scores = saved.signatures["score_codes"](descriptions=tf.constant(texts), codes=tf.constant(chosen))
+    index = {code: i for i, code in enumerate(labels)}
+    np.testing.assert_allclose(scores["probabilities"].numpy(), [full[r][index[c]] for r, c in enumerate(chosen)],
+                               rtol=1e-4, atol=1e-6)
+    unknown = saved.signatures["score_codes"](descriptions=tf.constant(texts[:1]), codes=tf.constant(["999999"]))
+    assert unknown["probabilities"].numpy().tolist() == [0.0]
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    assert set(metadata["signature"]["outputs"]) == set(out)
+    assert metadata["vagueness"] is None and not (model_dir / "vagueness.json").exists()
+
+
+def test_export_carries_the_vague_detector_and_refuses_a_malformed_one(exported, tmp_path):
+    from steps.hsml.export import write_vagueness
+    from steps.hsml.vagueness import FORMAT
+
+    detector = {"format": FORMAT, "intercept": -1.0, "threshold": 0.5, "info": {"recall_held_out": 0.3},
+                "features": {"w:gift": [2.0, 5.0]}}
+    summary = write_vagueness(detector, tmp_path)
+    assert summary == {"threshold": 0.5, "features": 1, "recall_held_out": 0.3}
+    assert json.loads((tmp_path / "vagueness.json").read_text()) == detector
+    with pytest.raises(ValueError, match="not a vague-description detector"):
+        write_vagueness({"format": "x"}, tmp_path)

@@ -11,10 +11,14 @@ its place in the answer, the same rule as the predictor's.
 
 Request bodies: application/json {"instances": [...]}, {"inputs": [...]}, {"descriptions": [...]}, a JSON list
 of strings or one JSON string; application/jsonlines: one such JSON value a line (rows in line order);
-text/csv (first column) or text/plain: one description a line.
-Response: {"predictions": [...]}, one entry per description, in order: {"codes": [...], "probabilities": [...]}
-or {"error": "what is wrong with this row"}. A request that cannot be read at all (unparsable body, unsupported
-content type) or a TF Serving failure fails the whole request: the container answers 500 {"error": message}.
+text/csv (first column) or text/plain: one description a line. Explanations on request: a JSON object body with
+"explain": true, or (any content type) the custom attribute `explain=true` in X-Amzn-SageMaker-Custom-Attributes.
+Response: {"predictions": [...]}, one entry per description, in order: {"codes": [...], "probabilities": [...],
+"hs4_codes", "hs4_probabilities", "hs2_codes", "hs2_probabilities" (the model's parent levels, when it has them),
+"vague", "vague_score" (when the model carries a vague detector: vagueness.json beside code/), "explanation"
+(when asked: steps/hsml/explain.py, one entry per top code)} or {"error": "what is wrong with this row"}.
+A request that cannot be read at all (unparsable body, unsupported content type) or a TF Serving failure fails
+the whole request: the container answers 500 {"error": message}.
 """
 from __future__ import annotations
 
@@ -22,13 +26,46 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # code/: the copied steps/hsml modules
+from steps.hsml import explain as explain_module  # noqa: E402
 from steps.hsml.descriptions import check_description  # noqa: E402
+from steps.hsml.vagueness import VagueDetector  # noqa: E402
 
 SIGNATURE = "serving_default"
+SCORE_SIGNATURE = "score_codes"  # steps/hsml/export.py: (descriptions, codes) -> probabilities
 TFS_TIMEOUT_SECONDS = 50  # under the 60 s SageMaker gives an invocation
+PARENT_OUTPUTS = ("hs4_codes", "hs4_probabilities", "hs2_codes", "hs2_probabilities")
+# The model dir holds code/ (this file's folder) and, when data preparation fitted one, vagueness.json.
+VAGUENESS_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "vagueness.json")
+_EXPLAIN_ATTRIBUTE = re.compile(r"(?:^|[,;\s])explain=(true|1|yes)(?:$|[,;\s])", re.IGNORECASE)
+_detector_cache: list = []
+
+
+def vague_detector():
+    """The model's vague detector, read once; None when the model has none."""
+    if not _detector_cache:
+        detector = None
+        if os.path.isfile(VAGUENESS_PATH):
+            with open(VAGUENESS_PATH, encoding="utf-8") as handle:
+                detector = VagueDetector.from_dict(json.load(handle))
+        _detector_cache.append(detector)
+    return _detector_cache[0]
+
+
+def wants_explanation(body: bytes | str, content_type: str | None, custom_attributes: str | None) -> bool:
+    """"explain": true in a JSON object body, or explain=true among the custom attributes."""
+    if custom_attributes and _EXPLAIN_ATTRIBUTE.search(custom_attributes):
+        return True
+    if (content_type or "application/json").split(";")[0].strip().lower() != "application/json":
+        return False
+    try:
+        payload = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
+    except ValueError:
+        return False  # parse_descriptions words the error
+    return isinstance(payload, dict) and payload.get("explain") is True
 
 
 def parse_descriptions(body: bytes | str, content_type: str | None) -> list:
@@ -84,20 +121,52 @@ def tfs_request(texts: list[str]) -> str:
     return json.dumps({"signature_name": SIGNATURE, "instances": texts})
 
 
-def merge_predictions(checked: list[tuple[str | None, str | None]], predictions: list[dict]) -> list[dict]:
-    """One entry per request row, in order: TF Serving's answer for a good row, {"error": ...} for a bad one."""
+def merge_predictions(checked: list[tuple[str | None, str | None]], predictions: list[dict],
+                      detector: VagueDetector | None = None) -> list[dict]:
+    """One entry per request row, in order: TF Serving's answer for a good row (with its vagueness when there is
+    a detector), {"error": ...} for a bad one."""
     good_rows = sum(error is None for _, error in checked)
     if len(predictions) != good_rows:
         raise RuntimeError(f"TensorFlow Serving returned {len(predictions)} predictions for {good_rows} rows")
     answers = iter(predictions)
     merged = []
-    for _, error in checked:
+    for text, error in checked:
         if error is not None:
             merged.append({"error": error})
             continue
         answer = next(answers)
-        merged.append({"codes": list(answer["codes"]), "probabilities": [float(p) for p in answer["probabilities"]]})
+        entry = {"codes": list(answer["codes"]), "probabilities": [float(p) for p in answer["probabilities"]]}
+        for name in PARENT_OUTPUTS:
+            if name in answer:
+                entry[name] = [float(v) for v in answer[name]] if name.endswith("probabilities") else list(answer[name])
+        if detector is not None:
+            score = detector.score(text)
+            entry["vague"], entry["vague_score"] = score >= detector.threshold, round(score, 6)
+        merged.append(entry)
     return merged
+
+
+def add_explanations(rest_uri: str, checked, merged: list[dict]) -> None:
+    """Each good row's "explanation": occlusion weights of its top codes, all variants in one TF Serving call to
+    the score_codes signature."""
+    rows = [(text, entry) for (text, error), entry in zip(checked, merged) if error is None]
+    texts = [text for text, _ in rows]
+    codes = [entry["codes"][:explain_module.DEFAULT_TOP_CODES] for _, entry in rows]
+
+    def score(variants: list[str], variant_codes: list[str]) -> list[float]:
+        body = json.dumps({"signature_name": SCORE_SIGNATURE,
+                           "instances": [{"descriptions": t, "codes": c} for t, c in zip(variants, variant_codes)]})
+        answers = post_to_tf_serving(_score_uri(rest_uri), body)
+        return [float(a["probabilities"]) if isinstance(a, dict) else float(a) for a in answers]
+
+    for (_, entry), explained in zip(rows, explain_module.explain(texts, codes, score)):
+        entry["explanation"] = explained
+
+
+def _score_uri(rest_uri: str) -> str:
+    """The predict URI of the same model (the container's rest_uri may name another verb)."""
+    base = rest_uri.rsplit(":", 1)[0] if rest_uri.rsplit(":", 1)[-1].isalpha() else rest_uri
+    return base + ":predict"
 
 
 def post_to_tf_serving(rest_uri: str, body: str) -> list[dict]:
@@ -112,7 +181,11 @@ def post_to_tf_serving(rest_uri: str, body: str) -> list[dict]:
 def handler(data, context):
     """The container's entry point: (request stream, context) -> (JSON body, content type)."""
     body = data.read() if hasattr(data, "read") else data
-    checked = [check_description(d) for d in parse_descriptions(body, getattr(context, "request_content_type", None))]
+    content_type = getattr(context, "request_content_type", None)
+    checked = [check_description(d) for d in parse_descriptions(body, content_type)]
     texts = [text for text, error in checked if error is None]
     predictions = post_to_tf_serving(context.rest_uri, tfs_request(texts)) if texts else []
-    return json.dumps({"predictions": merge_predictions(checked, predictions)}), "application/json"
+    merged = merge_predictions(checked, predictions, vague_detector())
+    if texts and wants_explanation(body, content_type, getattr(context, "custom_attributes", None)):
+        add_explanations(context.rest_uri, checked, merged)
+    return json.dumps({"predictions": merged}), "application/json"

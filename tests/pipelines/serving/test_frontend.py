@@ -47,7 +47,10 @@ def test_good_request_entries_ids_variant_and_decision(make):
     assert response.headers == {"Content-Type": JSON, "X-Amzn-Invoked-Production-Variant": "champion"}
     first, bad, third = response.json["predictions"]
     assert first == {"codes": ["610910", "610990"], "probabilities": [0.7, pytest.approx(0.3)],
-                     "inference_id": "req-1:0", "variant": "champion", "decision": "accept"}
+                     "inference_id": "req-1:0", "variant": "champion", "decision": "accept",
+                     "answer": {"level": "hs6", "code": "610910", "probability": 0.7,
+                                "reason": "subheading 610910 at 0.70 >= 0.50"},
+                     "answer_set": ["610910", "610990"], "answer_set_probability": pytest.approx(1.0)}
     assert bad == {"error": check_description("")[1], "inference_id": "req-1:1", "variant": "champion"}
     assert third["inference_id"] == "req-1:2"
     # the challenger has no threshold: every answer goes to review, however sure
@@ -279,3 +282,38 @@ def test_the_shared_modules_import_nothing_the_lambda_does_not_ship():
             "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+class LevelsBackend(ScriptedBackend):
+    """Answers every row with HS6, HS4 and HS2 levels; rows holding "gift" are flagged vague, as the hook does."""
+
+    def invoke(self, variant, body, content_type, custom_attributes):
+        from steps.hsml.serving.inference import parse_descriptions
+
+        self.calls.append((variant, body, content_type, custom_attributes))
+        entries = [{"codes": ["610910", "610990"], "probabilities": [0.45, 0.4],
+                    "hs4_codes": ["6109", "6205"], "hs4_probabilities": [0.95, 0.05],
+                    "hs2_codes": ["61", "62"], "hs2_probabilities": [0.95, 0.05],
+                    "vague": "gift" in row, "vague_score": 0.9 if "gift" in row else 0.1,
+                    "explanation": [{"code": "610910", "score": 0.45, "tokens": []}]}
+                   for row in parse_descriptions(body, content_type)]
+        return InvokeResult(json.dumps({"predictions": entries}).encode(), JSON, f"{variant}-v1")
+
+
+def test_the_answer_falls_back_to_the_heading_and_a_vague_row_is_too_vague(make):
+    from pipelines.serving.frontend import load_hs_texts
+    from pipelines.settings import HS2022_NOMENCLATURE
+
+    frontend = make(LevelsBackend(), parent_thresholds={"champion": {"hs4": 0.9, "hs2": 0.9}},
+                    hs_texts=load_hs_texts(HS2022_NOMENCLATURE))
+    sure, vague = _invoke(frontend, ["mens cotton t-shirt", "a gift"]).json["predictions"]
+    assert sure["decision"] == "review" and sure["codes"] == ["610910", "610990"]  # existing fields as they were
+    assert (sure["answer"]["level"], sure["answer"]["code"]) == ("hs4", "6109")
+    assert sure["answer"]["hs_text"].lower().startswith("t-shirts")
+    assert sure["answer_set"] == ["610910", "610990"] and sure["answer_set_probability"] == pytest.approx(0.85)
+    assert "of cotton" in sure["explanation"][0]["hs_text"]
+    assert vague["decision"] == "review"
+    assert vague["answer"] == {"level": "none", "code": None, "probability": None, "reason": "too vague to classify"}
+    # without heading/chapter thresholds (a model registered before them) nothing is sure: as before, review
+    plain = make(LevelsBackend())
+    assert _invoke(plain, ["mens cotton t-shirt"]).json["predictions"][0]["answer"]["level"] == "none"
