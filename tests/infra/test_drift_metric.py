@@ -42,3 +42,41 @@ def test_drift_rule_fires_on_the_transition_into_alarm_only():
     pattern = rule["EventPattern"]
     assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
     assert pattern["detail"]["state"] == {"value": ["ALARM"]}
+
+
+def test_the_drift_step_publishes_what_the_alarm_watches(tmp_path, monkeypatch):
+    """DriftCheck's own arguments (from the built definition) run the job against moto's CloudWatch: the metric
+    it puts has the alarm's namespace, name and dimension, valued with the group the schedule passes."""
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    from pipelines.local.offline import build_offline
+    from steps import monitor
+    from tests.pipelines.monitoring.test_pipeline import MODULE, pack, write_served_traffic
+    from tests.pipelines.monitoring.test_drift import fake_model_dir
+
+    (step,) = [s for s in json.loads(build_offline(MODULE, stage_data=False).definition)["Steps"]
+               if s["Name"] == "DriftCheck"]
+    arguments = step["Arguments"]["AppSpecification"]["ContainerArguments"]
+    flags = dict(zip(arguments[::2], arguments[1::2]))
+    assert flags["--group"] == {"Get": "Parameters.ModelPackageGroup"}
+    assert flags["--metric-sink"] == {"Get": "Parameters.DriftMetricSink"}
+
+    stacks = resolved_stacks()
+    alarm = stacks["retraining-rules.yml"].resource("DriftAlarm")["Properties"]
+    target = stacks["monitoring.yml"].resource("AnalysisSchedule")["Properties"]["Target"]
+    given = {p["Name"]: p["Value"] for p in target["SageMakerPipelineParameters"]["PipelineParameterList"]}
+    pack(fake_model_dir(tmp_path / "model"), tmp_path / "models" / "champion" / "model.tar.gz")
+    write_served_traffic(tmp_path / "capture", 150)
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        assert monitor.main(["--model-dir", str(tmp_path / "models"), "--capture-dir", str(tmp_path / "capture"),
+                             "--output-dir", str(tmp_path / "out"), "--window-hours", given["DriftWindowHours"],
+                             "--group", given["ModelPackageGroup"], "--metric-sink", given["DriftMetricSink"]]) == 0
+        (metric,) = boto3.client("cloudwatch").list_metrics()["Metrics"]
+    assert (metric["Namespace"], metric["MetricName"]) == (alarm["Namespace"], alarm["MetricName"])
+    assert metric["Dimensions"] == alarm["Dimensions"]
