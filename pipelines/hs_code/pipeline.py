@@ -53,6 +53,14 @@ REGISTERED_METRICS = (
     "macro_f1", "weighted_f1", "unseen_label_rate",
     "accept_threshold",  # serving's accept/review cut-off (steps/hsml/metrics.py: ACCEPT_PRECISION)
 )
+# Two numbers of generalisation.json (the long-text probes of the test rows) every version carries too
+# (CustomerMetadataProperties "metric.<name>"), as evaluation.json's are.
+GENERALISATION_METRICS = {"probe_hs6_accuracy": "hs6_top1_accuracy",
+                          "probe_commonest_share": "commonest_predicted_share"}
+# The gate's comparison with the approved model (steps/hsml/approved_comparison.py: comparison.json).
+COMPARISON_FLOOR_JSON_PATH = "floor"
+COMPARISON_MESSAGE_JSON_PATH = "message"
+DEFAULT_MAX_REGRESSION = 0.03
 # Where the snapshot job and Evaluate's lineage file keep what the Register step reads.
 SNAPSHOT_HASH_JSON_PATH = "hash"
 MODEL_SHA256_JSON_PATH = "model_sha256"
@@ -76,6 +84,7 @@ PREPROCESS_OUTPUT_DIR = "/opt/ml/processing/output"
 EVALUATE_MODEL_DIR = "/opt/ml/processing/model"
 EVALUATE_TEST_DIR = "/opt/ml/processing/test"
 EVALUATE_OUTPUT_DIR = "/opt/ml/processing/evaluation"
+EVALUATE_APPROVED_DIR = "/opt/ml/processing/approved"
 TRAINING_CODE_DIR = "/opt/ml/code"
 
 
@@ -129,6 +138,7 @@ def get_pipeline(
     serving_image: str | None = None,
     steps_dir=settings.STEPS_DIR,
     default_quality_threshold: float = 0.30,
+    default_max_regression: float = DEFAULT_MAX_REGRESSION,
     default_max_tuning_jobs: int = 12,
     default_max_parallel_jobs: int = 3,
     static_hyperparameters: dict | None = None,
@@ -170,6 +180,7 @@ def get_pipeline(
         METRIC_DEFINITIONS, OBJECTIVE_METRIC, OBJECTIVE_TYPE, STATIC_HYPERPARAMETERS, ParameterizedLimitsTuner,
         hyperparameter_ranges,
     )
+    from pipelines.registry.approved_pointer import ApprovedPointer, S3ObjectStore
     from pipelines.registry.request import CHECKSUM, DATA_HASH, EXECUTION_ID, METRIC_PREFIX
 
     fixed = {**STATIC_HYPERPARAMETERS, **{k: str(v) for k, v in (static_hyperparameters or {}).items()}}
@@ -182,8 +193,13 @@ def get_pipeline(
     session = sagemaker_session or PipelineSession(default_bucket=default_bucket)
     job_image = job_image or job_image_uri(region)
     serving_image = serving_image or serving_image_uri(region)
-    code = upload_code_bundle(session.boto_session.client("s3", region_name=region), default_bucket, prefix,
-                              CodeBundle.from_directory(steps_dir))
+    s3 = session.boto_session.client("s3", region_name=region)
+    code = upload_code_bundle(s3, default_bucket, prefix, CodeBundle.from_directory(steps_dir))
+    # Evaluate reads the group's approved-model pointer; SageMaker refuses an input prefix with no object, so
+    # an empty one gets {"model": null} (an existing pointer is never touched: approvals write it).
+    approved = ApprovedPointer(S3ObjectStore(s3), default_bucket, prefix)
+    approved.seed(model_package_group_name)
+    approved_uri = approved.prefix_uri(model_package_group_name)
     cache = CacheConfig(enable_caching=True, expire_after=CACHE_EXPIRY)
 
     # ---- parameters (overridable per execution: `hscode pipeline start --param Name=Value`)
@@ -196,11 +212,12 @@ def get_pipeline(
     max_tuning_jobs = ParameterInteger("MaxTuningJobs", default_value=default_max_tuning_jobs)
     max_parallel_jobs = ParameterInteger("MaxParallelTuningJobs", default_value=default_max_parallel_jobs)
     quality_threshold = ParameterFloat("QualityThreshold", default_value=default_quality_threshold)
+    max_regression = ParameterFloat("MaxRegressionVsApproved", default_value=default_max_regression)
     approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
     parameters = [
         input_data_uri, reference_data_uri, processing_instance_type, processing_instance_count,
         training_instance_type, training_instance_count, max_tuning_jobs, max_parallel_jobs,
-        quality_threshold, approval_status,
+        quality_threshold, max_regression, approval_status,
     ]
 
     def s3_in(name, source, destination):
@@ -298,22 +315,30 @@ def get_pipeline(
     )
     best_model_uri = tune.get_top_model_s3_uri(top_k=0, s3_bucket=default_bucket, prefix=f"{prefix}/training")
 
-    # ---- Evaluate: the best trial's model on the held-out test split. Two property files in its output:
-    # evaluation.json (the metrics) and lineage.json (the sha256 of the model.tar.gz it scored).
+    # ---- Evaluate: the best trial's model on the held-out test split, and the group's approved model on the same
+    # rows. Four property files in its output: evaluation.json (the metrics), lineage.json (the sha256 of the
+    # model.tar.gz it scored), generalisation.json (the long-text probes of the test rows) and comparison.json
+    # (against the approved model). Never cached: the approved model is read from a fixed prefix whose content
+    # changes with every approval, and a cache key sees the prefix, not its content.
     evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
     evaluation_lineage = PropertyFile(name="EvaluationLineage", output_name="evaluation", path="lineage.json")
+    generalisation_report = PropertyFile(name="GeneralisationReport", output_name="evaluation",
+                                         path="generalisation.json")
+    approved_comparison = PropertyFile(name="ApprovedComparison", output_name="evaluation", path="comparison.json")
     evaluate = ProcessingStep(
         name="Evaluate",
         step_args=script_processor("evaluate.py", "evaluate").run(
             inputs=[code_input, s3_in("model", best_model_uri, EVALUATE_MODEL_DIR),
                     s3_in("test", prepared_uri, EVALUATE_TEST_DIR),
-                    s3_in("reference", snapshot_reference_uri, REFERENCE_DIR)],
+                    s3_in("reference", snapshot_reference_uri, REFERENCE_DIR),
+                    s3_in("approved", approved_uri, EVALUATE_APPROVED_DIR)],
             outputs=[s3_out("evaluation", EVALUATE_OUTPUT_DIR)],
             arguments=["--model-dir", EVALUATE_MODEL_DIR, "--test-dir", EVALUATE_TEST_DIR,
-                       "--reference-dir", REFERENCE_DIR, "--output-dir", EVALUATE_OUTPUT_DIR],
+                       "--reference-dir", REFERENCE_DIR, "--output-dir", EVALUATE_OUTPUT_DIR,
+                       "--approved-dir", EVALUATE_APPROVED_DIR,
+                       "--max-regression", max_regression.to_string()],
         ),
-        property_files=[evaluation_report, evaluation_lineage],
-        cache_config=cache,
+        property_files=[evaluation_report, evaluation_lineage, generalisation_report, approved_comparison],
     )
 
     def evaluation_value(json_path: str, property_file=evaluation_report) -> JsonGet:
@@ -349,6 +374,8 @@ def get_pipeline(
                 CHECKSUM: evaluation_value(MODEL_SHA256_JSON_PATH, evaluation_lineage),
                 **{f"{METRIC_PREFIX}{name}": Join(on="", values=[evaluation_value(f"{METRICS_ROOT}.{name}.value")])
                    for name in REGISTERED_METRICS},
+                **{f"{METRIC_PREFIX}{name}": Join(on="", values=[evaluation_value(path, generalisation_report)])
+                   for name, path in GENERALISATION_METRICS.items()},
             },
             metadata_properties=MetadataProperties(generated_by=ExecutionVariables.PIPELINE_EXECUTION_ARN),
         ),
@@ -362,17 +389,24 @@ def get_pipeline(
         "HS6 classifier from pipeline execution", ExecutionVariables.PIPELINE_EXECUTION_ID,
         "on data snapshot", data_hash])
 
+    # The gate: HS6 top-1 at least QualityThreshold, and not more than MaxRegressionVsApproved below the approved
+    # model on the same rows (comparison.json's floor: 0 when none is approved). One message names every number.
     fail = FailStep(
         name="Fail",
         error_message=Join(on=" ", values=[
-            "HS6 top-1 accuracy", measured_accuracy, "is below the quality threshold", quality_threshold,
+            "Quality gate failed: HS6 top-1 accuracy", measured_accuracy, "against the quality threshold",
+            quality_threshold, "and against the approved model:",
+            evaluation_value(COMPARISON_MESSAGE_JSON_PATH, approved_comparison),
             "- the model was not registered.",
         ]),
     )
 
     check_quality = ConditionStep(
         name="CheckQuality",
-        conditions=[ConditionGreaterThanOrEqualTo(left=measured_accuracy, right=quality_threshold)],
+        conditions=[ConditionGreaterThanOrEqualTo(left=measured_accuracy, right=quality_threshold),
+                    ConditionGreaterThanOrEqualTo(
+                        left=measured_accuracy,
+                        right=evaluation_value(COMPARISON_FLOOR_JSON_PATH, approved_comparison))],
         if_steps=[register],
         else_steps=[fail],
     )

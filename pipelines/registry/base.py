@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from pipelines.registry.model import APPROVED, PENDING, REJECTED, ModelVersion
+from pipelines.registry.model import APPROVED, PENDING, REJECTED, ModelVersion, RegistryError
 from pipelines.registry.request import registration_fields
+
+if TYPE_CHECKING:
+    from pipelines.registry.approved_pointer import ApprovedPointer
 
 
 class ModelRegistry(ABC):
@@ -15,6 +18,8 @@ class ModelRegistry(ABC):
     """
 
     backend: str
+    # Where the pipeline's quality gate finds the approved model (approved_pointer.py); None: not kept here.
+    approved_pointer: "ApprovedPointer | None" = None
 
     @abstractmethod
     def register(
@@ -58,6 +63,21 @@ class ModelRegistry(ABC):
     def reject(self, ref: str | int, by: str | None = None, reason: str | None = None,
                group: str | None = None) -> ModelVersion:
         return self.set_status(ref, REJECTED, by, reason, group)
+
+    def sync_approved_pointer(self, group: str) -> dict | None:
+        """Rewrite the group's approved-model pointer from the registry's state (None when none is kept)."""
+        return self.approved_pointer.sync(self, group) if self.approved_pointer is not None else None
+
+    def _after_decision(self, version: ModelVersion, previous_status: str | None) -> ModelVersion:
+        """A version entered or left Approved: the approved model may have changed, so is the pointer."""
+        if APPROVED in (version.status, previous_status) and version.status != previous_status:
+            try:
+                self.sync_approved_pointer(version.group)
+            except Exception as error:  # the decision stands; say how to bring the pointer up to date
+                raise RegistryError(
+                    f"{version.arn} is now {version.status}, but the approved-model pointer was not updated "
+                    f"({error}); run `hscode registry sync-approved --group {version.group}`") from error
+        return version
 
     def latest_approved(self, group: str) -> ModelVersion | None:
         """The approved version with the highest version number, or None."""

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from pipelines import settings
+from pipelines.local.offline import OFFLINE_BUCKET
+from pipelines.registry.approved_pointer import DEFAULT_BASE_JOB_PREFIX, ApprovedPointer, LocalObjectStore
 from pipelines.registry.artifacts import existing_artifact, local_path_for
 from steps.hsml.hashing import sha256_file
 from pipelines.registry.base import ModelRegistry, approval_description
@@ -72,11 +74,13 @@ class LocalRegistry(ModelRegistry):
     backend = "local"
 
     def __init__(self, home: Path | str | None = None, db_path: Path | str | None = None,
-                 busy_timeout_s: float = 60.0):
+                 busy_timeout_s: float = 60.0, base_job_prefix: str = DEFAULT_BASE_JOB_PREFIX):
         self.home = Path(home).resolve() if home is not None else settings.hscode_home()
         self.db_path = Path(db_path) if db_path is not None else self.home / "registry.sqlite"
         self.busy_timeout_s = busy_timeout_s
         self._schema_ready = False
+        # The local pipeline's artifact bucket lives in <home>/store: the pointer goes where its Evaluate reads.
+        self.approved_pointer = ApprovedPointer(LocalObjectStore(self.home), OFFLINE_BUCKET, base_job_prefix)
 
     # --- connections and transactions -------------------------------------------------------------
 
@@ -249,7 +253,8 @@ class LocalRegistry(ModelRegistry):
             origin = f"registered by pipeline execution {execution_id}" if execution_id else "registered"
             self._insert_event(conn, arn, None, approval_status, None, origin, now)
             row = conn.execute("SELECT * FROM model_versions WHERE arn = ?", (arn,)).fetchone()
-            return self._to_version(conn, row)
+            registered = self._to_version(conn, row)
+        return self._after_decision(registered, None)
 
     def set_status(self, ref: str | int, status: str, by: str | None, reason: str | None,
                    group: str | None = None) -> ModelVersion:
@@ -262,7 +267,8 @@ class LocalRegistry(ModelRegistry):
             )
             self._insert_event(conn, row["arn"], row["status"], status, by, reason, _now())
             updated = conn.execute("SELECT * FROM model_versions WHERE arn = ?", (row["arn"],)).fetchone()
-            return self._to_version(conn, updated)
+            previous, version = row["status"], self._to_version(conn, updated)
+        return self._after_decision(version, previous)  # after the commit: the pointer reads committed state
 
     @staticmethod
     def _insert_version(conn: sqlite3.Connection, values: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from pipelines import settings
+from pipelines.registry.approved_pointer import DEFAULT_BASE_JOB_PREFIX, ApprovedPointer, S3ObjectStore
 from pipelines.registry.base import ModelRegistry, approval_description, split_approval_description
 from pipelines.registry.metrics import flatten_metrics
 from pipelines.registry.model import PENDING, ApprovalEvent, ModelVersion, RegistryError, VersionNotFound
@@ -39,12 +40,21 @@ CONTENT_TYPE = "application/json"
 class SageMakerRegistry(ModelRegistry):
     backend = "sagemaker"
 
-    def __init__(self, client: Any = None, region: str | None = None):
+    def __init__(self, client: Any = None, region: str | None = None, *, artifact_bucket: str | None = None,
+                 s3_client: Any = None, base_job_prefix: str = DEFAULT_BASE_JOB_PREFIX):
+        """`artifact_bucket`: the pipeline's bucket, where decisions keep the approved-model pointer up to date
+        (approved_pointer.py); without it no pointer is written (`hscode registry sync-approved` can)."""
         if client is None:
             import boto3  # only this back end needs AWS
 
             client = boto3.client("sagemaker", region_name=region)
         self.client = client
+        if artifact_bucket:
+            if s3_client is None:
+                import boto3
+
+                s3_client = boto3.client("s3", region_name=region)
+            self.approved_pointer = ApprovedPointer(S3ObjectStore(s3_client), artifact_bucket, base_job_prefix)
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -173,7 +183,7 @@ class SageMakerRegistry(ModelRegistry):
             body.setdefault("ClientToken",
                             hashlib.sha256(f"{fields['group']}\n{execution_id}".encode()).hexdigest()[:36])
         arn = self.client.create_model_package(**body)["ModelPackageArn"]
-        return self._describe_arn(arn)
+        return self._after_decision(self._describe_arn(arn), None)
 
     def set_status(self, ref: str | int, status: str, by: str | None, reason: str | None,
                    group: str | None = None) -> ModelVersion:
@@ -191,7 +201,7 @@ class SageMakerRegistry(ModelRegistry):
             # map back keeps the lineage on both.
             request["CustomerMetadataProperties"] = existing
         self.client.update_model_package(**request)
-        return self._describe_arn(current.arn)
+        return self._after_decision(self._describe_arn(current.arn), current.status)
 
 
 def to_model_version(package: Mapping[str, Any]) -> ModelVersion:

@@ -108,3 +108,36 @@ def source_rows(frame: pd.DataFrame, sources: str | Iterable[str]) -> pd.DataFra
     if not wanted:
         raise ValueError("source_rows: no sources given")
     return frame.loc[frame["source"].isin(wanted)].copy()
+
+
+def probe_report(predict_top1, descriptions: Sequence[str], codes: Sequence[str], *,
+                 kinds: Sequence[str] = PROBE_KINDS, seed: int = 0) -> dict:
+    """HS6/HS4/HS2 top-1 accuracy on the long-text probes of (descriptions, codes), and the share of the
+    commonest predicted code against the share of the commonest true code.
+
+    `predict_top1(texts) -> list[str]`: one predicted code per text ("" for a row it cannot classify: wrong)."""
+    codes = [str(code) for code in codes]
+    true_code, true_share = commonest_share(codes)
+    per_kind, pooled_true, pooled_predicted = {}, [], []
+    for kind in kinds:
+        texts, kind_codes = long_text_probe(descriptions, codes, kind=kind, seed=seed)
+        predicted = [str(code) for code in predict_top1(texts)]
+        if len(predicted) != len(texts):
+            raise ValueError(f"probe_report: {len(texts)} probe texts but {len(predicted)} predictions")
+        per_kind[kind] = _level_accuracies(kind_codes, predicted)
+        pooled_true += kind_codes
+        pooled_predicted += predicted
+    report = _level_accuracies(pooled_true, pooled_predicted)
+    report.update({"rows": len(codes), "probe_rows": len(pooled_true), "kinds": per_kind, "seed": seed,
+                   "true_commonest_code": true_code, "true_commonest_share": true_share})
+    return report
+
+
+def _level_accuracies(true_codes: list[str], predicted: list[str]) -> dict:
+    code, share = commonest_share(predicted)
+    n = len(true_codes)
+    return {
+        **{f"hs{digits}_top1_accuracy": sum(t[:digits] == p[:digits] and p != "" for t, p in
+                                             zip(true_codes, predicted)) / n for digits in (6, 4, 2)},
+        "commonest_predicted_code": code, "commonest_predicted_share": share,
+    }

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from pipelines.hs_code.offline import build_definition_offline
-from pipelines.hs_code.pipeline import ACCURACY_JSON_PATH, REGISTERED_METRICS, STEP_NAMES
+from pipelines.hs_code.pipeline import ACCURACY_JSON_PATH, GENERALISATION_METRICS, REGISTERED_METRICS, STEP_NAMES
 from pipelines.registry.request import CHECKSUM, DATA_HASH, EXECUTION_ID, METRIC_PREFIX
 from steps.hsml.cli_errors import UsageError
 
@@ -161,21 +161,47 @@ def test_evaluate_reads_the_best_trial(steps_by_name):
     assert (output["OutputName"], output["S3Output"]["LocalPath"]) == ("evaluation", "/opt/ml/processing/evaluation")
     assert steps_by_name["Evaluate"]["PropertyFiles"] == [
         {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"},
-        {"PropertyFileName": "EvaluationLineage", "OutputName": "evaluation", "FilePath": "lineage.json"}]
+        {"PropertyFileName": "EvaluationLineage", "OutputName": "evaluation", "FilePath": "lineage.json"},
+        {"PropertyFileName": "GeneralisationReport", "OutputName": "evaluation", "FilePath": "generalisation.json"},
+        {"PropertyFileName": "ApprovedComparison", "OutputName": "evaluation", "FilePath": "comparison.json"}]
 
 
-def test_quality_condition(steps_by_name):
-    [condition] = steps_by_name["CheckQuality"]["Arguments"]["Conditions"]
-    assert condition["Type"] == "GreaterThanOrEqualTo"
-    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == ACCURACY_JSON_PATH == "multiclass_classification_metrics.accuracy.value"
-    assert _get(condition["LeftValue"]["Std:JsonGet"]["PropertyFile"]) == "Steps.Evaluate.PropertyFiles.EvaluationReport"
-    assert _get(condition["RightValue"]) == "Parameters.QualityThreshold"
+def test_evaluate_reads_the_approved_model_pointer_and_the_margin(steps_by_name, offline_build):
+    args = steps_by_name["Evaluate"]["Arguments"]
+    inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
+    # A fixed prefix per group, which approvals rewrite (pipelines/registry/approved_pointer.py) ...
+    assert inputs["approved"]["S3Uri"] == "s3://hscode-artifacts/hs-code/approved/hs-code-classifier/"
+    assert inputs["approved"]["LocalPath"] == "/opt/ml/processing/approved"
+    # ... never empty (SageMaker refuses an input prefix with no object): the build seeds {"model": null}.
+    seeded = offline_build.objects["s3://hscode-artifacts/hs-code/approved/hs-code-classifier/approved.json"]
+    assert json.loads(seeded) == {"model": None}
+    arguments = args["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--approved-dir") + 1] == "/opt/ml/processing/approved"
+    margin = arguments[arguments.index("--max-regression") + 1]
+    assert margin == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.MaxRegressionVsApproved"}]}}
 
 
-def test_fail_message_carries_the_measured_value(steps_by_name):
+def test_quality_conditions_threshold_and_approved_model(steps_by_name, definition):
+    threshold, approved = steps_by_name["CheckQuality"]["Arguments"]["Conditions"]
+    for condition in (threshold, approved):
+        assert condition["Type"] == "GreaterThanOrEqualTo"
+        assert condition["LeftValue"]["Std:JsonGet"]["Path"] == ACCURACY_JSON_PATH == "multiclass_classification_metrics.accuracy.value"
+        assert _get(condition["LeftValue"]["Std:JsonGet"]["PropertyFile"]) == "Steps.Evaluate.PropertyFiles.EvaluationReport"
+    assert _get(threshold["RightValue"]) == "Parameters.QualityThreshold"
+    # The approved model's HS6 top-1 on the same rows minus the margin (0 when none is approved).
+    assert approved["RightValue"] == {"Std:JsonGet": {
+        "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.ApprovedComparison"}, "Path": "floor"}}
+    params = {p["Name"]: (p["Type"], p["DefaultValue"]) for p in definition["Parameters"]}
+    assert params["MaxRegressionVsApproved"] == ("Float", 0.03)
+
+
+def test_fail_message_carries_the_measured_values_and_the_comparison(steps_by_name):
     values = steps_by_name["Fail"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
-    assert any("Std:JsonGet" in v for v in values if isinstance(v, dict))
+    assert {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+                            "Path": ACCURACY_JSON_PATH}} in values
     assert {"Get": "Parameters.QualityThreshold"} in values
+    assert {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.ApprovedComparison"},
+                            "Path": "message"}} in values
 
 
 def test_register_model_package(steps_by_name):
@@ -203,13 +229,18 @@ def test_register_carries_lineage_and_metrics_under_the_registry_keys(steps_by_n
         [value] = properties[f"{METRIC_PREFIX}{name}"]["Std:Join"]["Values"]
         assert value == {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
                                          "Path": f"multiclass_classification_metrics.{name}.value"}}
+    for name, path in GENERALISATION_METRICS.items():
+        [value] = properties[f"{METRIC_PREFIX}{name}"]["Std:Join"]["Values"]
+        assert value == {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.GeneralisationReport"},
+                                         "Path": path}}
     assert len(properties) <= 50  # SageMaker's limit on CustomerMetadataProperties entries
 
 
 def test_step_caching(steps_by_name):
-    for name in ("Preprocess", "Tune", "Evaluate"):
+    for name in ("Preprocess", "Tune"):
         assert steps_by_name[name]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
-    assert "CacheConfig" not in steps_by_name["SnapshotData"]
+    # SnapshotData must look at the data, Evaluate at the approved model, on every execution.
+    assert "CacheConfig" not in steps_by_name["SnapshotData"] and "CacheConfig" not in steps_by_name["Evaluate"]
 
 
 def test_static_hyperparameters_can_be_overridden_but_not_tuned_ones(frozen_steps_dir):

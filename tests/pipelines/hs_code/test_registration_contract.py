@@ -9,9 +9,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pipelines.hs_code.pipeline import REGISTERED_METRICS
+from pipelines.hs_code.pipeline import GENERALISATION_METRICS, REGISTERED_METRICS
 from pipelines.local.expressions import Resolver
 from pipelines.registry import LocalRegistry, RegistryError, SageMakerRegistry, flatten_metrics
+from steps.hsml.generalisation import probe_report
 from steps.hsml.metrics import model_quality_report
 
 EXECUTION_ID = "k3x9abc0def1"
@@ -29,6 +30,15 @@ def evaluation_report() -> dict:
     return model_quality_report(truth, predictions)
 
 
+TRUTH = ["610910", "610910", "611011", "620342", "620342", "640399"]
+
+
+def generalisation_report() -> dict:
+    """A real generalisation.json (steps/hsml/generalisation.py) of a model that answers 610910 to long text."""
+    return probe_report(lambda texts: ["610910"] * len(texts), ["t-shirt", "tee", "jumper", "trousers",
+                                                                   "slacks", "boots"], TRUTH)
+
+
 @pytest.fixture
 def resolved_request(steps_by_name, definition):
     """The Register step's arguments resolved against fake, real-shaped finished steps."""
@@ -36,6 +46,7 @@ def resolved_request(steps_by_name, definition):
         ("SnapshotData", "DataSnapshot"): {"hash": SNAPSHOT_HASH, "files": [], "rows": {"data": 6}},
         ("Evaluate", "EvaluationReport"): evaluation_report(),
         ("Evaluate", "EvaluationLineage"): {"model_sha256": hashlib.sha256(MODEL_BYTES).hexdigest(), "test_rows": 6},
+        ("Evaluate", "GeneralisationReport"): generalisation_report(),
     }
     evaluation_prefix = f"s3://hscode-artifacts/hs-code/{EXECUTION_ID}/evaluation"
     properties = {
@@ -62,7 +73,10 @@ def test_the_resolved_request_holds_lineage_and_metrics_as_strings(resolved_requ
     assert properties["execution-id"] == EXECUTION_ID
     assert properties["data-hash"] == SNAPSHOT_HASH
     assert properties["checksum-sha256"] == hashlib.sha256(MODEL_BYTES).hexdigest()
-    assert {k for k in properties if k.startswith("metric.")} == {f"metric.{name}" for name in REGISTERED_METRICS}
+    assert {k for k in properties if k.startswith("metric.")} == {
+        f"metric.{name}" for name in (*REGISTERED_METRICS, *GENERALISATION_METRICS)}
+    assert float(properties["metric.probe_commonest_share"]) == 1.0  # every probe answered 610910
+    assert float(properties["metric.probe_hs6_accuracy"]) == pytest.approx(2 / 6)
     assert all(isinstance(value, str) and value for value in properties.values())  # SageMaker takes strings only
     assert resolved_request["MetadataProperties"]["GeneratedBy"].endswith(f"/execution/{EXECUTION_ID}")
     assert resolved_request["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].endswith(
@@ -74,6 +88,7 @@ def test_both_back_ends_read_the_same_version_from_the_request(resolved_request,
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     expected_metrics = {name: value for name, value in flatten_metrics(evaluation_report()).items()
                         if name in REGISTERED_METRICS}
+    expected_metrics.update({name: generalisation_report()[path] for name, path in GENERALISATION_METRICS.items()})
     with mock_aws():
         client = boto3.client("sagemaker", region_name="us-east-1")
         client.create_model_package_group(ModelPackageGroupName=resolved_request["ModelPackageGroupName"])
