@@ -10,6 +10,11 @@ The body of the pipeline's Evaluate step (steps/evaluate.py) and of `hscode eval
   registry's checksum.
 - A test row that cannot be scored (a malformed hs_code) is left out with its own message; the other rows
   are scored.
+- Precision vs coverage at HS6, HS4 and HS2 (level_coverage.png, one curve a level) and each level's 95 %
+  threshold: accept_threshold (HS6, serving's decision), accept_threshold_hs4, accept_threshold_hs2.
+- The vague detector, when the model carries one: its false refusals on the test rows, and its recall on the
+  held-out vague terms (reference dir's hmrc_vague_terms.csv, the split it never trained on), under
+  hs_code_evaluation.vagueness and as vague_* metrics.
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ LINEAGE_FILE = "lineage.json"
 CONFUSION_PLOT = "chapter_confusion.png"
 PER_CHAPTER_PLOT = "per_chapter_accuracy.png"
 COVERAGE_PLOT = "coverage_curve.png"
+LEVEL_COVERAGE_PLOT = "level_coverage.png"
 TOP_K = 5
 BATCH_SIZE = 512
 
@@ -93,17 +99,81 @@ def predict_in_batches(
     return predictions
 
 
+def predict_levels_in_batches(
+    predictor, descriptions: Sequence[str], k: int = TOP_K, batch_size: int = BATCH_SIZE,
+    log: Callable[[str], None] = print,
+) -> tuple[list, dict[str, list], list[bool] | None]:
+    """HS6 top-k, the model's own HS4/HS2 levels ({} when it has none) and each row's vague flag (None without a
+    detector), from a Predictor's predict_detailed."""
+    predictions: list = []
+    levels: dict[str, list] = {"hs4": [], "hs2": []}
+    vague: list[bool] = []
+    for start in range(0, len(descriptions), batch_size):
+        for row in predictor.predict_detailed(list(descriptions[start : start + batch_size]), k):
+            predictions.append(row.top_k)
+            for level in levels:
+                levels[level].append(row.levels.get(level, []))
+            vague.append(row.vague)
+        log(f"[evaluate] predicted {len(predictions)}/{len(descriptions)} rows")
+    has_levels = any(any(rows) for rows in levels.values())
+    has_detector = getattr(predictor, "vague_detector", None) is not None
+    return predictions, (levels if has_levels else {}), (vague if has_detector else None)
+
+
 def evaluate_predictor(
     predictor, descriptions: Sequence[str], codes: Sequence[str], *, chapter_names: dict[str, str] | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = print, vague_terms: Sequence[str] | None = None,
 ) -> dict:
     """The evaluation report (evaluation.json's content) of any object with .predict(descriptions, k) and .metadata.
-    A row the predictor cannot classify (it returns no code) counts as wrong."""
-    predictions = predict_in_batches(predictor, descriptions, log=log)
+    A row the predictor cannot classify (it returns no code) counts as wrong. A Predictor (predict_detailed) also
+    gives its own HS4/HS2 levels and, with a vague detector, its false refusals on these rows and its recall on
+    `vague_terms` (raw held-out vague descriptions)."""
+    level_predictions, vague = None, None
+    if hasattr(predictor, "predict_detailed"):
+        predictions, level_predictions, vague = predict_levels_in_batches(predictor, descriptions, log=log)
+    else:
+        predictions = predict_in_batches(predictor, descriptions, log=log)
     known_labels = (getattr(predictor, "metadata", None) or {}).get("labels")
     if known_labels is None:
         log("[evaluate] note: model metadata has no 'labels'; cannot tell unseen test labels apart")
-    return metrics.model_quality_report(codes, predictions, known_labels=known_labels, chapter_names=chapter_names)
+    report = metrics.model_quality_report(codes, predictions, known_labels=known_labels, chapter_names=chapter_names,
+                                          level_predictions=level_predictions or None)
+    if vague is not None:
+        report["hs_code_evaluation"]["vagueness"] = vagueness_report(predictor, vague, vague_terms)
+        for name in ("false_refusal_rate", "recall_held_out"):
+            value = report["hs_code_evaluation"]["vagueness"][name]
+            if value is not None:
+                report["multiclass_classification_metrics"][f"vague_{name}"] = {"value": value,
+                                                                                "standard_deviation": "NaN"}
+    return report
+
+
+def vagueness_report(predictor, refused: Sequence[bool], vague_terms: Sequence[str] | None) -> dict:
+    """The detector's false refusals on the test rows and its recall on the held-out vague terms."""
+    from steps.hsml.text import normalize_description
+    from steps.hsml.vagueness_training import split_vague_terms
+
+    detector = predictor.vague_detector
+    held_out = split_vague_terms(normalize_description(t) for t in vague_terms)[1] if vague_terms else []
+    caught = sum(detector.is_vague(t) for t in held_out)
+    return {"threshold": detector.threshold, "test_rows": len(refused),
+            "false_refusal_rate": sum(refused) / len(refused) if refused else None,
+            "held_out_vague_terms": len(held_out),
+            "recall_held_out": caught / len(held_out) if held_out else None,
+            "fitted": {k: v for k, v in detector.info.items()}}
+
+
+def load_vague_terms(reference_dir: str | Path | None, log: Callable[[str], None] = print) -> list[str] | None:
+    """HMRC's vague terms from the reference dir (the snapshot's reference/), or None when it has none."""
+    from steps.hsml.vagueness_training import VAGUE_TERMS_FILE, read_vague_terms
+
+    if reference_dir is None:
+        return None
+    folder = Path(reference_dir) if Path(reference_dir).is_dir() else Path(reference_dir).parent
+    if not (folder / VAGUE_TERMS_FILE).is_file():
+        log(f"[evaluate] note: no {VAGUE_TERMS_FILE} in {folder}; the vague detector's recall is not measured")
+        return None
+    return read_vague_terms(folder / VAGUE_TERMS_FILE)
 
 
 def lineage(model_path: str | Path, test_rows: int) -> dict:
@@ -129,6 +199,9 @@ def write_evaluation(report: dict, output_dir: str | Path, lineage_record: dict 
     written["coverage"] = plots.plot_coverage_curve(
         details["coverage_curve"], details["operating_points"], output_dir / COVERAGE_PLOT
     )
+    if "level_coverage_curves" in details:
+        written["level_coverage"] = plots.plot_level_coverage(
+            details["level_coverage_curves"], details["level_operating_points"], output_dir / LEVEL_COVERAGE_PLOT)
     return written
 
 
@@ -166,6 +239,24 @@ def summary_lines(report: dict) -> list[str]:
         else:
             lines.append(f"accuracy >= {target}: threshold {point['threshold']:.2f} auto-accepts "
                          f"{point['coverage']:.1%} of rows ({point['accuracy']:.1%} right)")
+    for point in d.get("level_operating_points", []):
+        level = point["level"].upper()
+        if point["threshold"] is None:
+            lines.append(f"{level} precision >= 95%: not reached at any threshold")
+        else:
+            lines.append(f"{level} precision >= 95%: threshold {point['threshold']:.2f}, coverage {point['coverage']:.1%}")
+    answers = d.get("hierarchical_answers")
+    if answers:
+        shares = ", ".join(f"{level.upper()} {row['share']:.1%}" for level, row in answers["levels"].items())
+        precision = "n/a" if answers["precision"] is None else f"{answers['precision']:.1%}"
+        lines.append(f"answers at the deepest sure level: {shares}, none {answers['none_share']:.1%}; "
+                     f"precision {precision}")
+    vagueness = d.get("vagueness")
+    if vagueness:
+        def share(value):
+            return "n/a" if value is None else f"{value:.1%}"
+        lines.append(f"vague detector: refuses {share(vagueness['false_refusal_rate'])} of test rows, catches "
+                     f"{share(vagueness['recall_held_out'])} of {vagueness['held_out_vague_terms']} held-out vague terms")
     return lines
 
 
@@ -183,7 +274,8 @@ def run(model_dir, test_dir, reference_dir, output_dir, log: Callable[[str], Non
     log(f"[evaluate] {len(rows.codes)} test rows, {len(set(rows.codes))} HS6 codes; loading model")
     predictor = load_predictor(model_path)
     report = evaluate_predictor(predictor, rows.descriptions, rows.codes,
-                                chapter_names=load_chapter_names(reference_dir, log), log=log)
+                                chapter_names=load_chapter_names(reference_dir, log), log=log,
+                                vague_terms=load_vague_terms(reference_dir, log))
     report["hs_code_evaluation"]["rows_left_out"] = len(rows.problems)
     written = write_evaluation(report, output_dir, lineage(model_path, len(rows.codes)))
     for line in summary_lines(report):

@@ -116,15 +116,17 @@ class CoveragePoint:
 
 
 def coverage_curve(
-    y_true: Sequence[str], predictions: Sequence[Prediction], thresholds: Iterable[float] | None = None
+    y_true: Sequence[str], predictions: Sequence[Prediction], thresholds: Iterable[float] | None = None,
+    digits: int = 6,
 ) -> list[CoveragePoint]:
     """Accuracy vs coverage when only predictions at or above a confidence threshold are auto-accepted.
 
     Customs teams send the rest to a broker, so the useful question is "how much can we automate at 95%?".
+    `digits`: the level the predictions are at (4: headings, compared with the true code's first 4 digits).
     """
     thresholds = [round(t, 2) for t in (np.arange(100) / 100 if thresholds is None else thresholds)]
     codes, probabilities = top1(predictions)
-    correct = np.array([c == str(t) for c, t in zip(codes, y_true)], dtype=bool)
+    correct = np.array([bool(c) and c[:digits] == str(t)[:digits] for c, t in zip(codes, y_true)], dtype=bool)
     n = len(codes)
     curve = []
     for threshold in thresholds:
@@ -147,6 +149,59 @@ def threshold_for_accuracy(curve: Sequence[CoveragePoint], target: float) -> Cov
         if point.accuracy is not None and point.accuracy >= target:
             return point
     return None
+
+
+def parent_predictions(predictions: Sequence[Prediction], digits: int) -> list[list[tuple[str, float]]]:
+    """Each row's parent codes (first `digits` digits) ranked by the summed probability of its HS6 codes.
+
+    Only a stand-in for a predictor that returns no parent levels: the sums cover the top-k HS6 codes, not the
+    whole distribution, so they are lower bounds (the exported model sums the full distribution in its graph)."""
+    ranked = []
+    for row in predictions:
+        sums: dict[str, float] = {}
+        for code, probability in row:
+            sums[str(code)[:digits]] = sums.get(str(code)[:digits], 0.0) + float(probability)
+        ranked.append(sorted(sums.items(), key=lambda item: (-item[1], item[0])))
+    return ranked
+
+
+def expected_calibration_error(y_true: Sequence[str], predictions: Sequence[Prediction], digits: int = 6,
+                               bins: int = 10) -> float:
+    """Top-1 expected calibration error: the row-weighted gap between confidence and accuracy over equal-width
+    probability bins (0 for probabilities that mean what they say)."""
+    codes, probabilities = top1(predictions)
+    correct = np.array([bool(c) and c[:digits] == str(t)[:digits] for c, t in zip(codes, y_true)], dtype=float)
+    which = np.minimum((probabilities * bins).astype(int), bins - 1)
+    gap = 0.0
+    for b in range(bins):
+        in_bin = which == b
+        if in_bin.any():
+            gap += in_bin.sum() * abs(probabilities[in_bin].mean() - correct[in_bin].mean())
+    return float(gap / max(len(codes), 1))
+
+
+def hierarchical_answers(y_true: Sequence[str], levels: dict[str, Sequence[Prediction]],
+                         thresholds: dict[str, float]) -> dict:
+    """How the answers of steps/hsml/hierarchy.py fall on the test rows under these thresholds: the share answered
+    at each level (deepest sure level first), and the precision of those answers at their own level."""
+    from steps.hsml.hierarchy import LEVELS as ANSWER_LEVELS
+
+    answered = {level: [0, 0] for level in ANSWER_LEVELS}  # level -> [rows, right]
+    for row, truth in enumerate(y_true):
+        for level in ANSWER_LEVELS:
+            ranked = levels[level][row]
+            if ranked and thresholds[level] <= 1 and float(ranked[0][1]) >= thresholds[level]:
+                digits = int(level[2:])
+                answered[level][0] += 1
+                answered[level][1] += str(ranked[0][0])[:digits] == str(truth)[:digits]
+                break
+    n = len(y_true)
+    table = {level: {"share": rows / n, "precision": right / rows if rows else None}
+             for level, (rows, right) in answered.items()}
+    total = sum(rows for rows, _ in answered.values())
+    right = sum(r for _, r in answered.values())
+    return {"levels": table, "answered_share": total / n, "precision": right / total if total else None,
+            "none_share": 1 - total / n}
 
 
 def per_chapter_accuracy(
@@ -206,6 +261,7 @@ def model_quality_report(
     known_labels: Iterable[str] | None = None,
     chapter_names: dict[str, str] | None = None,
     seed: int = 0,
+    level_predictions: dict[str, Sequence[Prediction]] | None = None,
 ) -> dict:
     """The whole evaluation as one JSON-ready dict in SageMaker's model-quality format.
 
@@ -215,6 +271,13 @@ def model_quality_report(
     {"value", "standard_deviation"} entries, so anything that reads the format (the registry, Studio) shows them.
     Tables that are not single numbers (per-chapter accuracy, the coverage curve, unseen labels) go under a
     separate top-level "hs_code_evaluation" key as lists.
+
+    Per level (HS6, HS4, HS2): the precision-vs-coverage curve of its top-1 answers and the lowest threshold at
+    which they reach ACCEPT_PRECISION: `accept_threshold` (HS6, serving's decision), `accept_threshold_hs4`,
+    `accept_threshold_hs2` (NEVER_ACCEPT when not reached, so the keys are always there), with their coverage
+    (`accept_coverage`, `accept_coverage_hs4`, `accept_coverage_hs2`) and each level's calibration error.
+    `level_predictions` ({"hs4": ..., "hs2": ...}, ranked like `predictions`) are the model's own parent levels;
+    without them they are summed from the top-k HS6 codes given (parent_predictions).
     """
     y_true = [str(t) for t in y_true]
     if len(y_true) != len(predictions):
@@ -258,9 +321,23 @@ def model_quality_report(
             metrics[f"coverage_at_{percent}_accuracy"] = _value(point.coverage)
             metrics[f"threshold_at_{percent}_accuracy"] = _value(point.threshold)
 
-    # Serving's accept/review decision: always present, so the pipeline can register it with a JsonGet.
-    accept_point = threshold_for_accuracy(curve, ACCEPT_PRECISION)
-    metrics["accept_threshold"] = _value(accept_point.threshold if accept_point else NEVER_ACCEPT)
+    # Serving's accept/review decision and the heading/chapter fall-backs: always present, so the pipeline can
+    # register them with a JsonGet.
+    levels = {"hs6": list(predictions), **{f"hs{d}": list((level_predictions or {}).get(f"hs{d}") or
+                                                          parent_predictions(predictions, d)) for d in (4, 2)}}
+    level_curves, level_points, level_thresholds = {}, [], {}
+    for level, ranked in levels.items():
+        digits = int(level[2:])
+        level_curve = curve if level == "hs6" else coverage_curve(y_true, ranked, digits=digits)
+        point = threshold_for_accuracy(level_curve, ACCEPT_PRECISION)
+        suffix = "" if level == "hs6" else f"_{level}"
+        level_thresholds[level] = point.threshold if point else NEVER_ACCEPT
+        metrics[f"accept_threshold{suffix}"] = _value(level_thresholds[level])
+        metrics[f"accept_coverage{suffix}"] = _value(point.coverage if point else 0.0)
+        metrics[f"expected_calibration_error_{level}"] = _value(expected_calibration_error(y_true, ranked, digits))
+        level_curves[level] = [_point_dict(p) for p in level_curve]
+        level_points.append({"level": level, "target_precision": ACCEPT_PRECISION,
+                             **(_point_dict(point) if point else {"threshold": None})})
 
     unseen = unseen_labels(y_true, known_labels)
     unseen_rows = sum(unseen.values())
@@ -276,6 +353,10 @@ def model_quality_report(
             "topk_accuracy": [{"metric": k, "value": v} for k, v in topk.items()],
             "operating_points": operating_points,
             "coverage_curve": [_point_dict(p) for p in curve],
+            "level_coverage_curves": level_curves,
+            "level_operating_points": level_points,
+            "hierarchical_answers": hierarchical_answers(y_true, levels, level_thresholds),
+            "parent_levels_from": "model" if level_predictions else "summed top-k HS6",
             "per_chapter": per_chapter_accuracy(y_true, predictions, chapter_names),
         },
     }

@@ -129,3 +129,39 @@ def test_standard_deviation_follows_model_monitor_recipe():
 def test_empty_prediction_rows_count_as_errors():
     report = metrics.model_quality_report(["010121"], [[]])
     assert report["multiclass_classification_metrics"]["accuracy"]["value"] == 0.0
+
+
+def test_each_level_gets_its_own_95_percent_threshold_and_coverage():
+    from steps.hsml.metrics import hierarchical_answers, model_quality_report, parent_predictions
+
+    # HS6 is torn between two cotton/other t-shirt codes, but the heading 6109 is sure and right
+    y_true = ["610910"] * 10 + ["620520"] * 10
+    hs6 = [[("610990", 0.5), ("610910", 0.45)]] * 10 + [[("620520", 0.97), ("620530", 0.01)]] * 10
+    report = model_quality_report(y_true, hs6)
+    m, d = report["multiclass_classification_metrics"], report["hs_code_evaluation"]
+    assert m["accept_threshold"]["value"] == 0.51 and m["accept_coverage"]["value"] == 0.5
+    assert m["accept_threshold_hs4"]["value"] == 0.0 and m["accept_coverage_hs4"]["value"] == 1.0
+    assert m["accept_threshold_hs2"]["value"] == 0.0
+    assert d["parent_levels_from"] == "summed top-k HS6"
+    assert [p["level"] for p in d["level_operating_points"]] == ["hs6", "hs4", "hs2"]
+    assert set(d["level_coverage_curves"]) == {"hs6", "hs4", "hs2"}
+    assert parent_predictions(hs6[:1], 4) == [[("6109", 0.95)]]
+    answers = d["hierarchical_answers"]
+    assert answers["levels"]["hs6"]["share"] == 0.5 and answers["levels"]["hs4"]["share"] == 0.5
+    assert answers["precision"] == 1.0 and answers["none_share"] == 0.0
+    # the model's own levels win over the top-k sums; a level that never reaches 95 % is NEVER_ACCEPT
+    wrong_heading = {"hs4": [[("6110", 0.99)]] * 20, "hs2": [[("61", 0.9)]] * 20}
+    own = model_quality_report(y_true, hs6, level_predictions=wrong_heading)
+    assert own["multiclass_classification_metrics"]["accept_threshold_hs4"]["value"] == metrics.NEVER_ACCEPT
+    assert own["hs_code_evaluation"]["parent_levels_from"] == "model"
+    assert hierarchical_answers(["610910"], {"hs6": [[]], "hs4": [[]], "hs2": [[]]},
+                                {"hs6": 0.5, "hs4": 0.5, "hs2": 0.5})["none_share"] == 1.0
+
+
+def test_calibration_error_is_zero_for_probabilities_that_mean_what_they_say():
+    from steps.hsml.metrics import expected_calibration_error
+
+    y_true = ["010121"] * 4
+    honest = [[("010121", 0.75)]] * 3 + [[("999999", 0.75)]]
+    assert expected_calibration_error(y_true, honest) == pytest.approx(0.0)
+    assert expected_calibration_error(y_true, [[("999999", 0.9)]] * 4) == pytest.approx(0.9)
