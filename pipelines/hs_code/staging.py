@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from pipelines import settings
 
-# (local file, folder under the base prefix): preprocess reads every csv in data/, the nomenclature in reference/.
+# (local file, folder under the base prefix): preprocess reads every csv in data/ as labelled rows, and from
+# reference/ the nomenclature and HMRC's vague terms (unlabelled, so never in data/: it fits the vague detector,
+# steps/hsml/vagueness_training.py). SnapshotData copies and hashes both folders, so a new vague-terms file is new data.
 BUNDLED_FILES = (
     (settings.BUNDLED_DATASET, "data"),
     (settings.HS2022_NOMENCLATURE, "reference"),
     (settings.DATA_DIR / "hs2022_sections.csv", "reference"),
+    (settings.DATA_DIR / "hmrc_vague_terms.csv", "reference"),
 )
 
 

@@ -4,7 +4,9 @@ The body of the pipeline's Preprocess step (steps/preprocess.py) and of `hscode 
 Reads every *.csv / *.csv.gz of labelled descriptions (description,hs_code[,split,source]), validates every
 row, normalises text and codes, deduplicates, splits train/validation/test, up-samples rare training classes,
 fits the text encoder on the training split and writes, flat into the output folder:
-train.csv, validation.csv, test.csv, rejected.csv, encoder.json, report.json, profile.json.
+train.csv, validation.csv, test.csv, rejected.csv, encoder.json, report.json, profile.json, and vagueness.json
+(the "too vague to classify" detector, steps/hsml/vagueness_training.py) when the reference folder holds
+HMRC's vague terms (hmrc_vague_terms.csv; the pipeline stages it to ReferenceDataUri with the nomenclature).
 
 Every input row is accounted for: rows_read = kept + rejected + duplicates + excluded (excluded is the
 official nomenclature rows when run with --nomenclature exclude, else 0). A bad row is rejected on its own,
@@ -35,6 +37,7 @@ from steps.hsml.profile import build_profile
 from steps.hsml.quarantine import Rejection, write_rejected
 from steps.hsml.text import NORMALIZER_VERSION, normalize_description
 from steps.hsml.upsampling import METHODS, upsample
+from steps.hsml.vagueness_training import VAGUE_TERMS_FILE, fit_detector, read_vague_terms
 from steps.hsml.validation import (
     NOMENCLATURE_SPLITS, TEST_SPLITS, TRAIN_SPLITS, VALIDATION_SPLITS, description_problem, split_problem,
 )
@@ -42,6 +45,7 @@ from steps.hsml.validation import (
 DEFAULT_INPUT_DIR = "/opt/ml/processing/input/data"
 DEFAULT_REFERENCE_DIR = "/opt/ml/processing/input/reference"
 DEFAULT_OUTPUT_DIR = "/opt/ml/processing/output"
+VAGUENESS_FILE = "vagueness.json"
 
 
 @dataclass
@@ -225,10 +229,12 @@ def prepare(inputs: list[str | Path], reference: str | Path, output_dir: str | P
     upsampled_classes = len({train[e.source_index].hs_code for e in extra})
     _log(f"      {len(extra):,} rows added to {upsampled_classes:,} classes")
 
-    _log("[5/6] fitting the text encoder on the training split")
+    _log("[5/6] fitting the text encoder (and the vague-description detector) on the training split")
     encoder = TextEncoder.fit(r.text for r in train)  # unique training texts: copies would skew the counts
     encoder.save(output_dir / "encoder.json")
     _log(f"      {len(encoder.word_vocab):,} words, {len(encoder.ngram_vocab):,} character n-grams")
+
+    vagueness = fit_vague_detector(reference, train, by_split["validation"], output_dir)
 
     _log("[6/6] writing splits, rejected rows, profile and report")
     output_hashes = {}
@@ -273,6 +279,7 @@ def prepare(inputs: list[str | Path], reference: str | Path, output_dir: str | P
                        "method": options.upsample_method, "rows_added": len(extra), "classes": upsampled_classes},
         "encoder": {"word_vocab": len(encoder.word_vocab), "ngram_vocab": len(encoder.ngram_vocab),
                     "fitted_rows": encoder.fitted_rows, "normalizer_version": NORMALIZER_VERSION},
+        "vagueness": vagueness,
         "data_sha256": _data_hash(kept),
         "inputs": tally.inputs,
         "outputs": output_hashes,
@@ -289,6 +296,40 @@ def prepare(inputs: list[str | Path], reference: str | Path, output_dir: str | P
          f"{report['rejected']:,} rejected + {report['duplicates']:,} duplicates + {report['excluded']:,} excluded "
          f"-> {output_dir}")
     return report
+
+
+def vague_terms_path(reference: str | Path) -> Path:
+    """hmrc_vague_terms.csv beside the nomenclature (reference: its folder, or the nomenclature file itself)."""
+    folder = Path(reference) if Path(reference).is_dir() else Path(reference).parent
+    return folder / VAGUE_TERMS_FILE
+
+
+def fit_vague_detector(reference: str | Path, train: list[Row], validation: list[Row], output_dir: Path) -> dict:
+    """vagueness.json in output_dir when the reference folder holds the vague terms; returns what report.json says."""
+    path = vague_terms_path(reference)
+    target = output_dir / VAGUENESS_FILE
+    if not path.is_file():
+        target.unlink(missing_ok=True)
+        _log(f"      no {VAGUE_TERMS_FILE} beside the nomenclature: no vague-description detector")
+        return {"fitted": False, "reason": f"{path} not found"}
+    vague = [normalize_description(term) for term in read_vague_terms(path)]
+    real_train = [r.text for r in train if r.hint != splitting.HINT_NOMENCLATURE]
+    try:
+        detector = fit_detector(vague, real_train, [r.text for r in validation])
+    except ValueError as error:  # e.g. no real training row to contrast the vague terms with
+        target.unlink(missing_ok=True)
+        _log(f"      no vague-description detector: {error}")
+        return {"fitted": False, "reason": str(error)}
+    target.write_text(json.dumps(detector.to_dict(), ensure_ascii=False), encoding="utf-8")
+    info = detector.info
+    _log(f"      vague detector: threshold {detector.threshold:.3f}, recall {_share(info['recall_held_out'])} on "
+         f"{info['held_out_vague_terms']} held-out vague terms, {_share(info['false_refusal_rate'])} of "
+         f"{info['real_rows']} validation rows refused")
+    return {"fitted": True, "vague_terms_sha256": sha256_file(path), **detector.summary()}
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:

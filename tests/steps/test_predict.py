@@ -80,7 +80,10 @@ def test_cli_csv_in_csv_out_keeps_order_and_reports_bad_rows(model_tar, tmp_path
     with open(target, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["description"] for r in rows] == ["steel screws", "", "wooden chair"]
-    assert list(rows[0]) == ["description", "hs_code", "probability", "top_k", "error"]
+    assert list(rows[0])[:5] == ["description", "hs_code", "probability", "top_k", "error"]  # as before, then:
+    assert list(rows[0])[5:] == ["answer_level", "answer_code", "answer_reason", "answer_set", "vague_score",
+                                 "explanation"]
+    assert rows[0]["answer_level"] == "none" and "no threshold" in rows[0]["answer_reason"]  # a path has none
     assert rows[1]["error"] and not rows[1]["hs_code"] and not rows[0]["error"]
     top_k = json.loads(rows[0]["top_k"])
     assert len(top_k) == 3 and top_k[0][0] == rows[0]["hs_code"]
@@ -103,3 +106,19 @@ def test_cli_with_only_bad_rows_prints_each_error_and_exits_2(model_tar, capsys)
     captured = capsys.readouterr()
     assert "empty after normalisation" in captured.out and "over the limit of 2,500" in captured.out
     assert "none of the 2 descriptions could be classified" in captured.err
+
+
+def test_cli_answers_at_the_level_the_thresholds_allow_and_explains_on_request(model_tar, capsys):
+    assert hscode(["predict", "--model", str(model_tar), "mens cotton t-shirt", "--thresholds", "1.01,0,0",
+                   "--explain", "-k", "3"]) == 0
+    out = capsys.readouterr().out
+    answer = next(line for line in out.splitlines() if line.startswith("  answer: "))
+    assert answer.startswith("  answer: HS4 ") and "HS6 never reached 95 % precision" in answer
+    assert out.count("  why ") == 3 and "answer set (p=" in out
+
+
+def test_cli_refuses_bad_thresholds_and_set_level(model_tar, capsys):
+    assert hscode(["predict", "--model", str(model_tar), "x y", "--thresholds", "0.9,0.8"]) == 2
+    assert "three values" in capsys.readouterr().err
+    assert hscode(["predict", "--model", str(model_tar), "x y", "--set-level", "0"]) == 2
+    assert "--set-level" in capsys.readouterr().err

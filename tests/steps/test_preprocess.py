@@ -151,8 +151,9 @@ def test_outputs_are_flat_and_readable(prepared):
     report, out = prepared
     names = {p.name for p in out.iterdir()}
     assert names == {"train.csv", "validation.csv", "test.csv", "rejected.csv", "encoder.json", "report.json",
-                     "profile.json"}
+                     "profile.json", "vagueness.json"}  # the vague detector: DATA_DIR holds hmrc_vague_terms.csv
     assert json.loads((out / "report.json").read_text()) == report
+    assert report["vagueness"]["fitted"] and report["vagueness"]["held_out_vague_terms"] > 800
     encoder = TextEncoder.load(out / "encoder.json")
     assert "shirt" in encoder.word_vocab and encoder.fitted_rows == 6
     profile = json.loads((out / "profile.json").read_text())
@@ -256,3 +257,14 @@ def test_bundled_dataset_default_leaves_the_nomenclature_out(tmp_path):
     assert report["excluded"] == 30_513 and report["splits"]["train_nomenclature_rows"] == 0
     assert report["rows_read"] == report["kept"] + report["rejected"] + report["duplicates"] + report["excluded"]
     assert report["splits"]["test"] == 438  # the 440 test_fpo rows less 2 duplicates after normalisation
+
+
+def test_without_vague_terms_beside_the_nomenclature_no_detector_is_written(corrupted_csv, tmp_path):
+    import shutil
+
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    shutil.copy(DATA_DIR / "hs2022_nomenclature.csv", reference)
+    report = prepare([corrupted_csv], reference, tmp_path / "out", PrepareOptions(seed=1))
+    assert report["vagueness"]["fitted"] is False and "hmrc_vague_terms.csv" in report["vagueness"]["reason"]
+    assert not (tmp_path / "out" / "vagueness.json").exists()

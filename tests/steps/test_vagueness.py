@@ -1,0 +1,68 @@
+"""The vague-description detector: pure-Python scoring equals the fitted model, the held-out split, the threshold."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from pipelines.settings import DATA_DIR
+from steps.hsml.text import normalize_description
+from steps.hsml.vagueness import REASON, VagueDetector, features, is_held_out
+from steps.hsml.vagueness_training import fit_detector, read_vague_terms, split_vague_terms
+from tests.steps.model_fixtures import bundled_rows
+
+VAGUE_TERMS = DATA_DIR / "hmrc_vague_terms.csv"
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    real = bundled_rows()[lambda f: f["split"] == "train"]["text"].drop_duplicates().sample(n=1500, random_state=1)
+    real = real.tolist()
+    vague = [normalize_description(t) for t in read_vague_terms(VAGUE_TERMS)]
+    return fit_detector(vague, real[:1200], real[1200:]), vague, real
+
+
+def test_the_bundled_vague_terms_are_read_whole():
+    terms = read_vague_terms(VAGUE_TERMS)
+    assert len(terms) == 4451 and "10.00, boys" in terms
+
+
+def test_features_are_words_pairs_character_ngrams_and_length():
+    found = features("gift box")
+    assert {"w:gift", "w:box", "b:gift box", "c:<g", "c:gif", "c:box>", "n:2"} <= set(found)
+    assert features("a a")["w:a"] == 2
+
+
+def test_the_held_out_split_is_deterministic_and_never_trained_on(fitted):
+    detector, vague, _ = fitted
+    train, held_out = split_vague_terms(vague)
+    assert held_out and not set(train) & set(held_out)
+    assert all(is_held_out(t) for t in held_out) and not any(is_held_out(t) for t in train)
+    assert 0.1 < len(held_out) / (len(train) + len(held_out)) < 0.3
+    assert detector.info["fitted_on"]["vague_terms"] == len(train)
+    assert detector.info["held_out_vague_terms"] == len(held_out)
+
+
+def test_the_threshold_keeps_false_refusals_on_held_out_real_rows_at_most_one_percent(fitted):
+    detector, _, real = fitted
+    validation = real[1200:]
+    refused = sum(detector.is_vague(t) for t in validation)
+    assert refused <= 0.01 * len(validation)
+    assert detector.info["false_refusal_rate"] == refused / len(validation)
+    assert detector.info["recall_held_out"] > 0.1  # far better than the 1 % a coin at this threshold would catch
+
+
+def test_scoring_from_json_matches_and_a_vague_word_outscores_a_product(fitted):
+    detector, _, _ = fitted
+    loaded = VagueDetector.from_dict(json.loads(json.dumps(detector.to_dict())))
+    for text in ("gift", "merchandise", "mens cotton t shirt", "stainless steel kitchen sink"):
+        assert loaded.score(text) == pytest.approx(detector.score(text))
+    assert detector.score("gift") > detector.score("stainless steel kitchen sink")
+    assert 0 <= detector.score("") <= 1 and not math.isnan(detector.score("zzzz qqqq"))
+    assert REASON == "too vague to classify"
+
+
+def test_a_file_that_is_not_a_detector_is_refused():
+    with pytest.raises(ValueError, match="not a vague-description detector"):
+        VagueDetector.from_dict({"format": "something-else"})
