@@ -1,4 +1,9 @@
-"""hscode registry list|describe|approve|reject: look at and decide on registered model versions.
+"""hscode registry list|describe|approve|reject|sync-approved: look at and decide on registered model versions.
+
+Every decision that changes the approved version also rewrites the approved-model pointer the pipeline's
+quality gate reads (pipelines/registry/approved_pointer.py): locally always, on SageMaker when the artifact
+bucket is known (--bucket or $HSCODE_ARTIFACT_BUCKET). `sync-approved` rewrites it from the registry's state,
+e.g. after an approval made in the SageMaker Studio console.
 
 Errors follow steps/hsml/cli_errors.py: a version that is not there or a move the state machine refuses
 is bad input (exit 2); anything else the registry or AWS refuses is a failed command (exit 1).
@@ -13,6 +18,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from pipelines import settings
+from pipelines.registry.approved_pointer import DEFAULT_BASE_JOB_PREFIX
 from pipelines.registry import (
     ALLOWED_TRANSITIONS,
     BACKENDS,
@@ -42,6 +48,11 @@ def register(subparsers) -> None:
                         help="model package group (default %(default)s)")
     common.add_argument("--region", help="AWS region for --backend sagemaker (default: your AWS configuration)")
     common.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+    common.add_argument("--bucket", default=os.environ.get("HSCODE_ARTIFACT_BUCKET"),
+                        help="--backend sagemaker: the pipeline's artifact bucket, where decisions keep the "
+                             "approved-model pointer (default: $HSCODE_ARTIFACT_BUCKET)")
+    common.add_argument("--base-job-prefix", default=DEFAULT_BASE_JOB_PREFIX,
+                        help="the pipeline's base job prefix in that bucket (default %(default)s)")
 
     listing = actions.add_parser("list", parents=[common], help="the versions of a group, oldest first")
     listing.add_argument("--status", choices=STATUSES, help="only versions with this approval status")
@@ -58,6 +69,10 @@ def register(subparsers) -> None:
         decide.add_argument("--reason", default="", help="why, kept with the decision")
         decide.set_defaults(handler=_decide, decision=name)
 
+    sync = actions.add_parser("sync-approved", parents=[common],
+                              help="rewrite the approved-model pointer the quality gate reads from the registry")
+    sync.set_defaults(handler=_sync_approved)
+
 
 def _default_user() -> str:
     try:
@@ -67,7 +82,10 @@ def _default_user() -> str:
 
 
 def _registry(args):
-    return get_registry("sagemaker", region=args.region) if args.backend == "sagemaker" else get_registry("local")
+    if args.backend == "sagemaker":
+        return get_registry("sagemaker", region=args.region, artifact_bucket=args.bucket,
+                            base_job_prefix=args.base_job_prefix)
+    return get_registry("local", base_job_prefix=args.base_job_prefix)
 
 
 @contextmanager
@@ -149,4 +167,23 @@ def _decide(args) -> int:
         print(json.dumps(version.to_dict(), indent=2))
     else:
         print(f"{version.arn} is now {version.status} ({version.approval_description})")
+        if registry.approved_pointer is None:
+            print("note: the approved-model pointer the pipeline's quality gate reads was not updated: give --bucket "
+                  "(or set HSCODE_ARTIFACT_BUCKET) and run `hscode registry sync-approved --backend sagemaker`")
+    return 0
+
+
+def _sync_approved(args) -> int:
+    from pipelines.registry.approved_pointer import describe_pointer
+
+    with _registry_errors():
+        registry = _registry(args)
+        if registry.approved_pointer is None:
+            raise UsageError("give --bucket (or set HSCODE_ARTIFACT_BUCKET): the pointer lives in the pipeline's "
+                             "artifact bucket")
+        document = registry.sync_approved_pointer(args.group)
+    if args.json:
+        print(json.dumps(document, indent=2))
+    else:
+        print(describe_pointer(document, registry.approved_pointer.prefix_uri(args.group)))
     return 0

@@ -9,8 +9,9 @@ SnapshotData is never cached; it copies InputDataUri and ReferenceDataUri to
 s3://<default_bucket>/<base_job_prefix>/snapshots/<content hash>/{data,reference}/ and declares
 snapshot.json as a property file. Preprocess and Evaluate read that copy, so their arguments, once
 resolved, name the content: unchanged data resolves to the same URIs, the same cache keys, and
-Preprocess, Tune and Evaluate are cache hits; one new file gives a new hash and everything downstream
-runs. This relies on step caching comparing *resolved* arguments. SageMaker's documentation says a
+Preprocess and Tune are cache hits; one new file gives a new hash and everything downstream
+runs. (Evaluate is never cached: it also reads the approved model, from a fixed prefix whose content
+changes.) This relies on step caching comparing *resolved* arguments. SageMaker's documentation says a
 cached step is reused "when the step has the same configuration and inputs", matched on "the same
 values for certain attributes" (docs.aws.amazon.com/sagemaker/latest/dg/pipelines-caching.html), and
 a step fed a per-execution property misses the cache (aws/sagemaker-python-sdk#3392: a transform

@@ -14,6 +14,8 @@ from pipelines.registry import RegistryError, flatten_metrics
 from steps.hsml.durations import format_duration
 
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
+COMPARISON_PROPERTY_FILE = "ApprovedComparison"  # steps/hsml/approved_comparison.py
+GENERALISATION_PROPERTY_FILE = "GeneralisationReport"  # steps/hsml/generalisation.py: probe_report
 
 
 def summarize(execution: ExecutionView, verbose: bool = False) -> list[str]:
@@ -23,6 +25,7 @@ def summarize(execution: ExecutionView, verbose: bool = False) -> list[str]:
         # The headline metrics are the ones every registered version carries too.
         shown = {k: v for k, v in metrics.items() if k in REGISTERED_METRICS} or dict(list(metrics.items())[:6])
         lines.append("  test metrics: " + "  ".join(f"{k}={v:.4f}" for k, v in shown.items()))
+    lines += _generalisation_lines(execution) + _comparison_lines(execution)
     registered = next(iter(execution.succeeded("RegisterModel")), None)
     if registered:
         out = registered.outputs
@@ -56,6 +59,23 @@ def _test_metrics(execution: ExecutionView) -> dict[str, float]:
         return {}
 
 
+def _comparison_lines(execution: ExecutionView) -> list[str]:
+    comparison = execution.property_file(COMPARISON_PROPERTY_FILE)
+    if not isinstance(comparison, dict) or "message" not in comparison:
+        return []  # a definition without the comparison, or an Evaluate that did not finish
+    return [f"  vs approved model: {comparison['message']}"]
+
+
+def _generalisation_lines(execution: ExecutionView) -> list[str]:
+    report = execution.property_file(GENERALISATION_PROPERTY_FILE)
+    if not isinstance(report, dict) or "hs6_top1_accuracy" not in report:
+        return []
+    return [f"  long-text probes of the test rows: HS6 {report['hs6_top1_accuracy']:.4f} "
+            f"HS4 {report['hs4_top1_accuracy']:.4f} HS2 {report['hs2_top1_accuracy']:.4f}; commonest prediction "
+            f"{report['commonest_predicted_code']} takes {report['commonest_predicted_share']:.1%} "
+            f"(commonest true code: {report['true_commonest_share']:.1%})"]
+
+
 def _next_commands(execution: ExecutionView, registered) -> list[str]:
     record = execution.record
     if record.status == SUCCEEDED and registered:
@@ -66,6 +86,8 @@ def _next_commands(execution: ExecutionView, registered) -> list[str]:
         return commands
     fail_steps = [s for s in record.steps.values() if s.type == "Fail" and s.status != SUCCEEDED and s.failure_reason]
     if fail_steps:
-        return ["  nothing was registered: the quality gate failed. Change the data or the tuning budget, or set "
-                "another threshold (hscode pipeline run --local --param QualityThreshold=...)."]
+        return ["  nothing was registered: the quality gate failed (the HS6 top-1 threshold, or more than "
+                "MaxRegressionVsApproved below the approved model). Change the data or the tuning budget, or set "
+                "other limits (hscode pipeline run --local --param QualityThreshold=... "
+                "--param MaxRegressionVsApproved=...)."]
     return []

@@ -111,3 +111,17 @@ def test_sagemaker_registry_without_a_bucket_writes_no_pointer(aws):
     version = registry.register(GROUP, f"s3://{BUCKET}/m.tar.gz", image_uri=IMAGE)
     assert registry.approve(version.arn).status == "Approved"
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+def test_cli_sync_approved_rewrites_the_pointer_from_the_registry(home, stored_model, capsys):
+    from pipelines.cli import main
+
+    registry = LocalRegistry(home=home)
+    version = registry.register(GROUP, stored_model("a"))
+    registry.approve(version.arn)
+    (home / "store" / LOCAL_PREFIX[len("s3://"):] / APPROVED_FILE).write_text('{"model": null}')  # gone stale
+    assert main(["registry", "sync-approved"]) == 0
+    assert capsys.readouterr().out.strip() == (f"approved-model pointer {LOCAL_PREFIX}: version 1 ({version.arn})")
+    assert _local_pointer(home)[0]["model"]["arn"] == version.arn
+    assert main(["registry", "sync-approved", "--backend", "sagemaker", "--region", REGION]) == 2  # no bucket
+    assert "give --bucket" in capsys.readouterr().err
