@@ -24,7 +24,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check pipelines steps infra tests bench
 	$(BIN)/cfn-lint infra/*.yml
 
-bench: $(STAMP)
+# The benchmark's own extra (fastText, MiniLM) on top of the test install; `make run` and `make test` never need it.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.accuracy $(ARGS)
 
 clean:

@@ -1,34 +1,55 @@
-"""Accuracy benchmark: our three networks (with and without up-sampling) against a TF-IDF and a MiniLM baseline.
+"""Accuracy benchmark: our three networks against TF-IDF + LinearSVC, fastText and MiniLM, in domain and out.
 
     python -m bench.accuracy                          # everything, results into bench/results/ (make bench)
-    python -m bench.accuracy --models textcnn,tfidf --epochs 5
+    python -m bench.accuracy --models textcnn,tfidf --checks in_domain --epochs 5
     python -m bench.accuracy --quick --out /tmp/b     # a few hundred rows, 1 epoch: checks the harness only
+    python -m bench.accuracy --report-only            # rewrite accuracy.md from accuracy.json
 
-One run prepares the splits once with the project's own preprocess step on the bundled data (test = the
-440-row `test_fpo` split of real parcel declarations), then trains, scores and times every model on the same
-splits. "Without up-sampling" drops the up-sampled copies (train.csv's `upsampled` = 1 rows), which is what
-`--no-upsample` would write: same split, same encoder. Everything runs on CPU pinned to 2 threads, mirroring
-the 2-core serving target. Writes accuracy.json (one object per model run) and accuracy.md.
+One run prepares the splits with the project's own preprocess code on the bundled data, then trains, scores and
+times every model on the same splits:
+
+- in domain: train split -> the 440-row `test_fpo` split of real parcel declarations, plus its long-text probes
+  (padded with listing filler, and concatenated with another description of the same code);
+- cross-source (bench/cross_source.py): HMRC search terms -> FPO declarations, and FPO -> HMRC.
+
+The networks train exactly as `hscode train` does (steps/hsml/training.train_model with the defaults of
+steps/hsml/hyperparameters.py at the time of the run) on the default preparation (up-sampled); two ablations run
+in domain only: the DNN without up-sampling and the deep-only DNN. Baselines train on the real rows without the
+up-sampled copies. Everything runs on CPU pinned to 2 threads (fastText: 1, its only deterministic setting).
+Writes accuracy.json ({"context", "runs": one object per model and check}) and accuracy.md (bench/report.py).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 THREADS = 2
-ALL_MODELS = ("textcnn", "lstm", "dnn", "dnn_deep", "tfidf", "minilm")
 NETWORKS = ("textcnn", "lstm", "dnn")
-# Ablations: a network with some of train.py's defaults switched off, as (model type, hyper-parameters), trained
-# without up-sampling only. dnn_deep is the DNN without its wide part, on softmax cross-entropy (the former default).
-ABLATIONS = {"dnn_deep": ("dnn", {"wide": 0, "loss": "crossentropy", "label_smoothing": 0.1})}
+BASELINES = ("tfidf", "fasttext", "minilm")
+# Ablations, in domain only: a network with one of `hscode train`'s defaults switched off, as (model type,
+# hyper-parameter overrides, trained on up-sampled rows?). dnn_deep is the DNN without its wide part, on softmax
+# cross-entropy (the former default); dnn_noup the DNN on the rows without the up-sampled copies.
+ABLATIONS = {
+    "dnn_deep": ("dnn", {"wide": 0, "loss": "crossentropy", "label_smoothing": 0.1}, False),
+    "dnn_noup": ("dnn", {}, False),
+}
+ALL_MODELS = NETWORKS + BASELINES + tuple(ABLATIONS)
+IN_DOMAIN = "in_domain"
+CROSS_SOURCE_CHECKS = ("hmrc_to_fpo", "fpo_to_hmrc")
+CHECK_GROUPS = {IN_DOMAIN: (IN_DOMAIN,), "cross_source": CROSS_SOURCE_CHECKS}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 LATENCY_CALLS = 200
 THROUGHPUT_ROWS = 4096
+PROBE_SEED = 0
+# The share of rows a broker could leave to the model: the precision of the most confident 30 % of answers.
+COVERAGE_TARGET = 0.30
 
 
 def pin_threads(threads: int = THREADS) -> None:
@@ -51,18 +72,28 @@ def prefixed(prefix: str):
 
 @dataclass
 class Splits:
-    train: "object"  # pandas DataFrame, up-sampled copies included (column `upsampled`)
+    """One check's prepared splits: train (up-sampled copies included, column `upsampled`), validation, test."""
+    check: str
+    train: "object"
     validation: "object"
     test: "object"
     encoder_path: Path
     report: dict
     nomenclature_sources: set
+    upsample_default: bool = True
+    _real_codes: list | None = field(default=None, repr=False)
 
     def train_rows(self, upsampled: bool, real_only: bool = False):
         frame = self.train if upsampled else self.train[self.train["upsampled"] != "1"]
         if real_only:
             frame = frame[~frame["source"].isin(self.nomenclature_sources)]
         return frame.reset_index(drop=True)
+
+    def real_train_codes(self) -> list[str]:
+        """The codes of the real training rows, without up-sampled copies: the class prior as the data has it."""
+        if self._real_codes is None:
+            self._real_codes = self.train_rows(upsampled=False, real_only=True)["hs_code"].astype(str).tolist()
+        return self._real_codes
 
 
 def bundled_inputs():
@@ -71,51 +102,116 @@ def bundled_inputs():
     return settings.BUNDLED_DATASET, settings.HS2022_NOMENCLATURE
 
 
-def write_quick_input(path: Path, classes: int = 20, rows_per_class: int = 12) -> Path:
-    """A small real slice for --quick: the most frequent real classes, no fixed splits (preprocess carves them)."""
+def read_bundled():
     import pandas as pd
 
     dataset, _ = bundled_inputs()
-    frame = pd.read_csv(dataset, dtype=str, keep_default_na=False)
-    real = frame[frame["split"].isin(["train", "test_fpo"])]
+    return pd.read_csv(dataset, dtype=str, keep_default_na=False)
+
+
+def quick_frame(bundled, classes: int = 20, rows_per_source: int = 8):
+    """A small real slice for --quick: the most frequent real classes, a few rows of each source per class."""
+    real = bundled[bundled["split"].isin(["train", "test_fpo"])]
     top = real["hs_code"].value_counts().index[:classes]
-    sample = real[real["hs_code"].isin(top)].groupby("hs_code").head(rows_per_class)
-    sample[["description", "hs_code", "source"]].to_csv(path, index=False)
-    return path
+    sample = real[real["hs_code"].isin(top)].groupby(["hs_code", "source"]).head(rows_per_source)
+    return sample[["description", "hs_code", "source"]].reset_index(drop=True)
 
 
-def prepare_splits(work: Path, quick: bool) -> Splits:
-    import pandas as pd
-
+def prepare_check(check: str, bundled, work: Path, quick: bool) -> Splits:
+    """Prepare one check's splits with the project's preprocess code and its default options."""
+    from bench.cross_source import write_check_input
     from steps.hsml.prepared import read_split
     from steps.hsml.preparation import PrepareOptions, prepare
 
-    dataset, reference = bundled_inputs()
-    inputs = [write_quick_input(work / "quick_input.csv")] if quick else [dataset]
-    prepared = work / "prepared"
-    log(f"[bench] preparing splits with steps/preprocess.py from {', '.join(map(str, inputs))}")
-    report = prepare(inputs, reference, prepared, PrepareOptions(upsample=True))
-    bundled = pd.read_csv(dataset, dtype=str, keep_default_na=False, usecols=["source", "split"])
-    return Splits(
-        train=read_split(prepared, "train"), validation=read_split(prepared, "validation"),
-        test=read_split(prepared, "test"), encoder_path=prepared / "encoder.json", report=report,
-        nomenclature_sources=set(bundled.loc[bundled["split"] == "train_nomenclature", "source"]),
-    )
+    _, reference = bundled_inputs()
+    folder = work / check
+    folder.mkdir(parents=True, exist_ok=True)
+    if check == IN_DOMAIN:
+        if quick:  # no split column: preprocess carves validation and test from the slice
+            path = folder / "input.csv"
+            quick_frame(bundled).to_csv(path, index=False)
+            inputs = [path]
+        else:
+            inputs = [bundled_inputs()[0]]
+    else:
+        frame = quick_frame(bundled).assign(split="train") if quick else bundled
+        inputs = [write_check_input(frame, check, folder / "input.csv")]
+    options = PrepareOptions()  # the defaults, as `hscode data prepare` and the pipeline's Preprocess use them
+    log(f"[bench] {check}: preparing splits with steps/preprocess.py's code from {', '.join(map(str, inputs))}")
+    prepared = folder / "prepared"
+    report = prepare(inputs, reference, prepared, options)
+    nomenclature = set(bundled.loc[bundled["split"] == "train_nomenclature", "source"])
+    return Splits(check=check, train=read_split(prepared, "train"), validation=read_split(prepared, "validation"),
+                  test=read_split(prepared, "test"), encoder_path=prepared / "encoder.json", report=report,
+                  nomenclature_sources=nomenclature, upsample_default=bool(options.upsample))
 
 
-def accuracy_row(predictor, test) -> dict:
-    """The accuracy columns of one run, with the evaluation step's own metric code."""
+def predictions_of(predictor, descriptions) -> list:
     from steps.hsml.evaluation import predict_in_batches
-    from steps.hsml import metrics
 
-    codes = test["hs_code"].tolist()
-    predictions = predict_in_batches(predictor, test["description"].tolist(), log=lambda m: None)
+    return predict_in_batches(predictor, [str(d) for d in descriptions], log=lambda m: None)
+
+
+def scores(codes, predictions, train_codes: list[str]) -> dict:
+    """Accuracy at HS2/4/6 (the evaluation step's own metric code) and the predicted-class concentration."""
+    from steps.hsml import metrics
+    from steps.hsml.generalisation import commonest_share
+
+    codes = [str(c) for c in codes]
     topk = metrics.topk_table(codes, predictions, ks=(1, 3), levels=(2, 4, 6))
     top1_codes, _ = metrics.top1(predictions)
-    scores = metrics.classification_scores(codes, top1_codes)
-    unseen = metrics.unseen_labels(codes, (getattr(predictor, "metadata", None) or {}).get("labels"))
-    return {**topk, "macro_f1": scores["macro_f1"], "weighted_f1": scores["weighted_f1"],
-            "test_rows": len(codes), "unseen_test_rows": sum(unseen.values())}
+    f1 = metrics.classification_scores(codes, top1_codes)
+    predicted, predicted_share = commonest_share(top1_codes)
+    true, true_share = commonest_share(codes)
+    train_counts = Counter(train_codes)
+    return {**topk, "macro_f1": f1["macro_f1"], "weighted_f1": f1["weighted_f1"], "rows": len(codes),
+            "commonest_predicted": predicted, "commonest_predicted_share": predicted_share,
+            "commonest_predicted_train_share": train_counts[predicted] / max(1, len(train_codes)),
+            "commonest_true": true, "commonest_true_share": true_share}
+
+
+def operating_point(codes, predictions) -> dict:
+    """Serving's auto-accept rule, as steps/hsml/metrics.py computes it: the lowest threshold on the top-1
+    probability whose accepted rows reach ACCEPT_PRECISION, and the coverage it gives (0 when none does)."""
+    import numpy as np
+
+    from steps.hsml import metrics
+
+    codes = [str(c) for c in codes]
+    curve = metrics.coverage_curve(codes, predictions)
+    point = metrics.threshold_for_accuracy(curve, metrics.ACCEPT_PRECISION)
+    top1_codes, probabilities = metrics.top1(predictions)
+    correct = np.array([p == t for p, t in zip(top1_codes, codes)], dtype=bool)
+    most_confident = np.argsort(-probabilities, kind="stable")[: max(1, int(np.ceil(COVERAGE_TARGET * len(codes))))]
+    return {"accept_precision_target": metrics.ACCEPT_PRECISION,
+            "accept_threshold": point.threshold if point else None,
+            "accept_coverage": point.coverage if point else 0.0,
+            "accept_precision": point.accuracy if point else None,
+            "precision_at_30_coverage": float(correct[most_confident].mean()) if len(codes) else None}
+
+
+def selection_scores(predictor, validation, train_codes: list[str]) -> dict:
+    """Validation HS6 top-1, its long-text probes (both kinds pooled) and the project's selection metric."""
+    from bench.cross_source import probe_sets
+
+    codes = validation["hs_code"].astype(str).tolist()
+    val = scores(codes, predictions_of(predictor, validation["description"]), train_codes)
+    probe_texts, probe_codes = [], []
+    for texts, kind_codes in probe_sets(validation["text"], codes, seed=PROBE_SEED).values():
+        probe_texts += texts
+        probe_codes += kind_codes
+    probe = scores(probe_codes, predictions_of(predictor, probe_texts), train_codes)
+    return {"val_hs6_top1": val["hs6_top1"], "val_hs2_top1": val["hs2_top1"],
+            "val_probe_hs6_top1": probe["hs6_top1"],
+            "val_selection": _selection_metric(val["hs6_top1"], probe["hs6_top1"])}
+
+
+def _selection_metric(val_accuracy: float, probe_accuracy: float) -> float:
+    try:  # the tuner's own formula (steps/hsml/epoch_metrics.py), so the bench picks as the pipeline would
+        from steps.hsml.epoch_metrics import robust_accuracy
+    except ImportError:
+        return (val_accuracy + probe_accuracy) / 2
+    return float(robust_accuracy(val_accuracy, probe_accuracy))
 
 
 def timing_row(predictor, test, quick: bool, throughput_rows: int = THROUGHPUT_ROWS) -> dict:
@@ -127,92 +223,155 @@ def timing_row(predictor, test, quick: bool, throughput_rows: int = THROUGHPUT_R
     return {"p50_ms": p50, "p99_ms": p99, "batch_per_s": throughput}
 
 
-def run_network(model: str, upsampled: bool, splits: Splits, work: Path, epochs: int | None, quick: bool) -> dict:
+# --- fitting: each returns (predictor, facts about the fit); saving and sizing only in domain.
+
+def fit_network(name: str, splits: Splits, work: Path, epochs: int | None) -> tuple[object, dict]:
     from bench.timing import size_mb
     from steps.hsml.encoder import TextEncoder
     from steps.hsml.predictor import load_predictor
     from steps.hsml.training import train_model
 
-    name = f"{model}{'+up' if upsampled else ''}"
+    model_type, overrides, upsampled = ABLATIONS.get(name, (name, {}, splits.upsample_default))
     train = splits.train_rows(upsampled)
-    model_type, overrides = ABLATIONS.get(model, (model, {}))
     hyperparameters = {"model_type": model_type, **overrides}
     if epochs is not None:
         hyperparameters["epochs"] = epochs
-    model_dir = work / "models" / name
-    log(f"[bench] {name}: training on {len(train):,} rows ({'with' if upsampled else 'without'} up-sampling)")
+    model_dir = work / splits.check / "models" / name
+    tag = f"[bench] {splits.check} {name}:"
+    log(f"{tag} training on {len(train):,} rows ({'with' if upsampled else 'without'} up-sampling)")
     result = train_model(train, splits.validation, TextEncoder.load(splits.encoder_path), hyperparameters,
-                         model_dir, log=prefixed(f"[bench] {name}:   "))
-    predictor = load_predictor(model_dir)
+                         model_dir, log=prefixed(f"{tag}   "))
     has_nomenclature = train["source"].isin(splits.nomenclature_sources).any()
-    trained_on = "train split (real + nomenclature)" if has_nomenclature else "train split (real rows)"
-    row = {"model": model, "upsampled": upsampled, "trained_on": trained_on,
-           "train_rows": len(train), "epochs_run": result["epochs_run"], "best_epoch": result["best_epoch"],
-           "train_seconds": result["seconds"], "size_mb": size_mb(model_dir)}
-    row.update(accuracy_row(predictor, splits.test))
-    row.update(timing_row(predictor, splits.test, quick))
-    return row
+    return load_predictor(model_dir), {
+        "model": model_type, "upsampled": upsampled,
+        "trained_on": "real + nomenclature rows" if has_nomenclature else "real rows",
+        "train_rows": len(train), "epochs_run": result["epochs_run"], "best_epoch": result["best_epoch"],
+        "train_seconds": result["seconds"], "size_mb": size_mb(model_dir),
+        "hyperparameters": {k: v for k, v in result["hyperparameters"].items()},
+    }
 
 
-def run_tfidf(splits: Splits, work: Path, quick: bool) -> dict:
+def fit_tfidf(splits: Splits, work: Path) -> tuple[object, dict]:
     from bench.baselines import TfidfLinearPredictor
     from bench.timing import size_mb
 
     # Real rows only: LinearSVC on real + nomenclature (5,613 classes) does not finish in the bench's budget.
-    def fit(train):
-        return TfidfLinearPredictor("linearsvc").fit(train["text"].tolist(), train["hs_code"].tolist())
+    train = splits.train_rows(upsampled=False, real_only=True)
+    log(f"[bench] {splits.check} tfidf: TF-IDF word 1-2 + char_wb 2-5 with LinearSVC(C=0.5) on {len(train):,} rows")
+    started = time.perf_counter()
+    predictor = TfidfLinearPredictor("linearsvc").fit(train["text"].tolist(), train["hs_code"].tolist())
+    seconds = time.perf_counter() - started  # training only, as for the networks: saving is not timed
+    size = size_mb(predictor.save(work / splits.check / "models" / "tfidf.pkl")) if splits.check == IN_DOMAIN else None
+    return predictor, _baseline_facts("tfidf", train, seconds, size)
 
-    def save(predictor) -> float:
-        return size_mb(predictor.save(work / "models" / "tfidf.pkl"))
 
-    return _run_baseline("tfidf", "TF-IDF word 1-2 + char_wb 2-5 with LinearSVC(C=0.5)", fit, save, splits, quick)
+class FastTextDiverged(RuntimeError):
+    """The in-domain choice of fastText's learning rate diverged on a cross-source check's rows."""
 
 
-def run_minilm(splits: Splits, work: Path, quick: bool) -> dict:
+def fit_fasttext(splits: Splits, work: Path, quick: bool, chosen: dict | None) -> tuple[object, dict]:
+    """In domain: choose epoch and lr on validation over the grid. Cross-source: the in-domain choice, refitted."""
+    from bench import fasttext_baseline as ft
+    from bench.timing import size_mb
+
+    train = splits.train_rows(upsampled=False, real_only=True)
+    texts, codes = train["text"].tolist(), train["hs_code"].tolist()
+    tag = f"[bench] {splits.check} fasttext:"
+    facts: dict = {}
+    if chosen is None:
+        grid = ft.QUICK_GRID if quick else ft.GRID
+        log(f"{tag} supervised, char 2-4-grams, word bigrams, on {len(train):,} rows; epoch and lr on validation")
+        choice = ft.choose_on_validation(texts, codes, splits.validation["description"].tolist(),
+                                         splits.validation["hs_code"].astype(str).tolist(), grid,
+                                         log=prefixed(f"{tag} "))
+        predictor, seconds = choice.predictor, choice.train_seconds
+        facts.update({"fasttext_grid": choice.grid, "selection_seconds": choice.selection_seconds})
+    else:
+        log(f"{tag} epoch {chosen['epoch']}, lr {chosen['lr']} (chosen on in-domain validation), {len(train):,} rows")
+        started = time.perf_counter()
+        try:
+            predictor = ft.FastTextPredictor(chosen["epoch"], chosen["lr"]).fit(texts, codes)
+        except RuntimeError as error:  # fastText's "Encountered NaN": the chosen learning rate diverged here
+            raise FastTextDiverged(f"fastText training diverged on these rows ({error})") from error
+        seconds = time.perf_counter() - started
+    size = (size_mb(predictor.save(work / splits.check / "models" / "fasttext.bin"))
+            if splits.check == IN_DOMAIN else None)
+    facts.update(_baseline_facts("fasttext", train, seconds, size))
+    facts["settings"] = predictor.settings
+    return predictor, facts
+
+
+def fit_minilm(splits: Splits, work: Path) -> tuple[object, dict]:
     from bench.baselines import MiniLMPredictor
     from bench.timing import size_mb
 
     # Real rows only: embedding the 30k long nomenclature rows takes longer than the whole bench budget on 2 cores.
-    def fit(train):
-        return MiniLMPredictor(threads=THREADS, log=log).fit(train["description"].tolist(), train["hs_code"].tolist())
-
-    def save(predictor) -> float:
-        return size_mb(predictor.weights_dir, predictor.save_head(work / "models" / "minilm_head.pkl"))
-
-    # 1,024 rows are plenty to measure a transformer's throughput (4,096 would take minutes on 2 cores).
-    return _run_baseline("minilm", "all-MiniLM-L6-v2 embeddings + LogisticRegression", fit, save, splits, quick,
-                         throughput_rows=1024)
-
-
-def _run_baseline(model: str, what: str, fit, save, splits: Splits, quick: bool, **timing_options) -> dict:
-    """Train a baseline on the real rows of the train split (no up-sampling), then score and time it."""
     train = splits.train_rows(upsampled=False, real_only=True)
-    log(f"[bench] {model}: {what} on {len(train):,} real rows")
+    log(f"[bench] {splits.check} minilm: all-MiniLM-L6-v2 embeddings + LogisticRegression on {len(train):,} rows")
     started = time.perf_counter()
-    predictor = fit(train)
-    seconds = time.perf_counter() - started  # training only, as for the networks: saving is not timed
-    row = {"model": model, "upsampled": False, "trained_on": "real rows of the train split",
-           "train_rows": len(train), "train_seconds": seconds, "size_mb": save(predictor)}
-    row.update(accuracy_row(predictor, splits.test))
-    log(f"[bench] {model}: timing")
-    row.update(timing_row(predictor, splits.test, quick, **timing_options))
+    predictor = MiniLMPredictor(threads=THREADS, log=log).fit(train["description"].tolist(),
+                                                              train["hs_code"].tolist())
+    seconds = time.perf_counter() - started
+    size = (size_mb(predictor.weights_dir, predictor.save_head(work / splits.check / "models" / "minilm_head.pkl"))
+            if splits.check == IN_DOMAIN else None)
+    return predictor, _baseline_facts("minilm", train, seconds, size)
+
+
+def _baseline_facts(model: str, train, seconds: float, size: float | None) -> dict:
+    return {"model": model, "upsampled": False, "trained_on": "real rows", "train_rows": len(train),
+            "train_seconds": seconds, "size_mb": size}
+
+
+def missing_extra(model: str) -> str | None:
+    from bench.baselines import minilm_available
+    from bench.fasttext_baseline import fasttext_available
+
+    return {"minilm": minilm_available, "fasttext": fasttext_available}.get(model, lambda: None)()
+
+
+def run_model(name: str, splits: Splits, work: Path, args, chosen_fasttext: dict | None) -> dict:
+    """Fit one model on one check's training rows, score it on the check's test rows (and, in domain, on
+    validation, the long-text probes and the clock)."""
+    from bench.cross_source import probe_sets
+    from steps.hsml import metrics
+
+    if name in BASELINES:
+        predictor, facts = {"tfidf": lambda: fit_tfidf(splits, work),
+                            "fasttext": lambda: fit_fasttext(splits, work, args.quick, chosen_fasttext),
+                            "minilm": lambda: fit_minilm(splits, work)}[name]()
+    else:
+        predictor, facts = fit_network(name, splits, work, args.epochs)
+    train_codes = splits.real_train_codes()
+    test_codes = splits.test["hs_code"].astype(str).tolist()
+    row = {"check": splits.check, "name": name, "ablation": name in ABLATIONS, **facts}
+    predictions = predictions_of(predictor, splits.test["description"])
+    row.update(scores(test_codes, predictions, train_codes))
+    row.update(selection_scores(predictor, splits.validation, train_codes))
+    if splits.check == IN_DOMAIN:
+        row.update(operating_point(test_codes, predictions))
+        row["probes"] = {kind: scores(codes, predictions_of(predictor, texts), train_codes)
+                         for kind, (texts, codes) in probe_sets(splits.test["text"], test_codes, PROBE_SEED).items()}
+        log(f"[bench] {splits.check} {name}: timing")
+        # 1,024 rows are plenty to measure a transformer's throughput (4,096 would take minutes on 2 cores).
+        row.update(timing_row(predictor, splits.test, args.quick, **({"throughput_rows": 1024}
+                                                                      if name == "minilm" else {})))
+    known = (getattr(predictor, "metadata", None) or {}).get("labels")
+    row["unseen_test_rows"] = sum(metrics.unseen_labels(test_codes, known).values())
     return row
-
-
-def _skip(model: str, reason: str) -> dict:
-    log(f"[bench] {model}: SKIPPED: {reason}")
-    return {"model": model, "skipped": reason}
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m bench.accuracy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(ALL_MODELS),
                         help=f"comma list of {','.join(ALL_MODELS)} (default: all)")
+    parser.add_argument("--checks", default=",".join(CHECK_GROUPS),
+                        help=f"comma list of {','.join(CHECK_GROUPS)} (default: both)")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="max epochs per network (default: train.py's default, early stopping on validation)")
-    parser.add_argument("--no-ablation", action="store_true", help="networks with up-sampling only")
+                        help="max epochs per network (default: the training defaults, early stopping on validation)")
+    parser.add_argument("--no-ablation", action="store_true", help=f"leave out {', '.join(ABLATIONS)}")
     parser.add_argument("--quick", action="store_true",
-                        help="a few hundred rows and 1 epoch: checks the harness end to end in seconds")
+                        help="a few hundred rows and 1 epoch: checks the harness end to end")
+    parser.add_argument("--report-only", action="store_true", help="rewrite accuracy.md from accuracy.json in --out")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results dir (default {DEFAULT_OUT})")
     parser.add_argument("--work", type=Path, default=None, help="keep prepared splits and models here (default: temp)")
     args = parser.parse_args(argv)
@@ -220,66 +379,113 @@ def parse_args(argv):
     unknown = sorted(set(args.models) - set(ALL_MODELS))
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(ALL_MODELS)}")
+    if args.no_ablation:
+        args.models = [m for m in args.models if m not in ABLATIONS]
+    groups = [c.strip() for c in args.checks.split(",") if c.strip()]
+    unknown = sorted(set(groups) - set(CHECK_GROUPS))
+    if unknown or not groups:
+        parser.error(f"unknown check(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(CHECK_GROUPS)}")
+    args.checks = [check for group in CHECK_GROUPS if group in groups for check in CHECK_GROUPS[group]]
     if args.quick and args.epochs is None:
         args.epochs = 1
     return args
 
 
+def planned_runs(args) -> list[tuple[str, str]]:
+    """(check, model) in run order: in domain first (fastText's choice is made there), ablations in domain only."""
+    return [(check, model) for check in args.checks for model in args.models
+            if check == IN_DOMAIN or model not in ABLATIONS]
+
+
 def run_bench(args) -> list[dict]:
     from bench import report
-    from bench.baselines import minilm_available
+    from bench.honesty import recorded_test_fpo_choices
 
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
+    bundled = read_bundled()
     with tempfile.TemporaryDirectory(prefix="hs-bench-") as temporary:
         work = Path(args.work or temporary)
         work.mkdir(parents=True, exist_ok=True)
-        splits = prepare_splits(work, args.quick)
+        splits: dict[str, Splits] = {}
         rows: list[dict] = []
+        chosen_fasttext: dict | None = None
 
         def context() -> dict:
             return {
                 "quick": args.quick, "epochs": args.epochs, "threads": THREADS, "cpu_count": os.cpu_count(),
                 "load_average_start": load_before, "load_average_end": os.getloadavg()[0],
-                "wall_seconds": time.perf_counter() - started, "prepare_report": splits.report,
-                "test_classes": int(splits.test["hs_code"].nunique()),
-                "train_classes": int(splits.train["hs_code"].nunique()),
+                "wall_seconds": time.perf_counter() - started, "probe_seed": PROBE_SEED,
+                "checks": {name: _check_context(s) for name, s in splits.items()},
+                "test_fpo_choices": recorded_test_fpo_choices(),
             }
 
-        def record(row: dict) -> None:
+        for check, model in planned_runs(args):
+            if check not in splits:
+                splits[check] = prepare_check(check, bundled, work, args.quick)
+            missing = missing_extra(model)
+            if missing:
+                log(f"[bench] {check} {model}: SKIPPED: {missing}")
+                row = {"check": check, "name": model, "model": model, "skipped": missing}
+            else:
+                if model == "fasttext" and check != IN_DOMAIN and chosen_fasttext is None:
+                    chosen_fasttext = _choose_fasttext_in_domain(splits, bundled, work, args)
+                try:
+                    row = run_model(model, splits[check], work, args, chosen_fasttext)
+                except FastTextDiverged as error:
+                    log(f"[bench] {check} {model}: SKIPPED: {error}")
+                    row = {"check": check, "name": model, "model": model, "skipped": str(error)}
+                else:
+                    if model == "fasttext" and check == IN_DOMAIN:
+                        chosen_fasttext = {"epoch": row["settings"]["epoch"], "lr": row["settings"]["lr"]}
+                    _progress(row)
             rows.append(row)
-            if "skipped" not in row:
-                _progress(row)
             report.write_results(rows, context(), args.out)  # after every model: a killed run keeps what it has
-
-        for model in args.models:
-            if model in NETWORKS:
-                for upsampled in (True,) if args.no_ablation else (True, False):
-                    record(run_network(model, upsampled, splits, work, args.epochs, args.quick))
-            elif model in ABLATIONS:
-                record(run_network(model, False, splits, work, args.epochs, args.quick))
-            elif model == "tfidf":
-                record(run_tfidf(splits, work, args.quick))
-            elif model == "minilm":
-                missing = minilm_available()
-                record(_skip("minilm", missing) if missing else run_minilm(splits, work, args.quick))
         final = context()
     paths = report.write_results(rows, final, args.out)
     log(f"[bench] wrote {', '.join(str(p) for p in paths)} in {final['wall_seconds'] / 60:.1f} min")
     return rows
 
 
+def _choose_fasttext_in_domain(splits: dict, bundled, work: Path, args) -> dict:
+    """fastText's settings when the in-domain check is not part of this run: the same validation choice."""
+    if IN_DOMAIN not in splits:
+        splits[IN_DOMAIN] = prepare_check(IN_DOMAIN, bundled, work, args.quick)
+    predictor, _ = fit_fasttext(splits[IN_DOMAIN], work, args.quick, None)
+    del splits[IN_DOMAIN]  # not a check of this run
+    return {"epoch": predictor.epoch, "lr": predictor.lr}
+
+
+def _check_context(splits: Splits) -> dict:
+    test_sources = Counter(splits.test["source"]) if "source" in splits.test else {}
+    return {"splits": splits.report.get("splits", {}), "test_rows": len(splits.test),
+            "test_classes": int(splits.test["hs_code"].nunique()),
+            "train_classes": int(splits.train["hs_code"].nunique()),
+            "real_train_rows": len(splits.real_train_codes()), "test_sources": dict(test_sources),
+            "train_sources": dict(Counter(splits.train_rows(upsampled=False)["source"])),
+            "upsample_default": splits.upsample_default}
+
+
 def _progress(row: dict) -> None:
-    log(f"[bench] {row['model']}{'+up' if row.get('upsampled') else ''}: HS6 top-1 {row['hs6_top1']:.1%}, "
-        f"top-3 {row['hs6_top3']:.1%}, HS4 {row['hs4_top1']:.1%}, HS2 {row['hs2_top1']:.1%}, "
-        f"macro-F1 {row['macro_f1']:.3f}; train {row['train_seconds']:.0f}s, {row['size_mb']:.1f} MB, "
-        f"p50 {row['p50_ms']:.1f} ms, {row['batch_per_s']:,.0f} desc/s")
+    log(f"[bench] {row['check']} {row['name']}: HS6 top-1 {row['hs6_top1']:.1%}, HS4 {row['hs4_top1']:.1%}, "
+        f"HS2 {row['hs2_top1']:.1%}; validation {row['val_hs6_top1']:.1%}; commonest prediction "
+        f"{row['commonest_predicted']} {row['commonest_predicted_share']:.1%}; train {row['train_seconds']:.0f}s")
+
+
+def report_only(out: Path) -> list[Path]:
+    from bench import report
+
+    saved = json.loads((out / "accuracy.json").read_text(encoding="utf-8"))
+    return report.write_results(saved["runs"], saved["context"], out)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    pin_threads()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    if args.report_only:
+        log(f"[bench] wrote {', '.join(map(str, report_only(args.out)))}")
+        return 0
+    pin_threads()
     run_bench(args)
     return 0
 
