@@ -53,6 +53,7 @@ REGISTERED_METRICS = (
     "accuracy", "hs6_top3_accuracy", "hs6_top5_accuracy", "hs4_top1_accuracy", "hs2_top1_accuracy",
     "macro_f1", "weighted_f1", "unseen_label_rate",
     "accept_threshold",  # serving's accept/review cut-off (steps/hsml/metrics.py: ACCEPT_PRECISION)
+    "accept_threshold_hs4", "accept_threshold_hs2",  # the same 95 % cut-off for the heading and chapter answers
 )
 # Two numbers of generalisation.json (the long-text probes of the test rows) every version carries too
 # (CustomerMetadataProperties "metric.<name>"), as evaluation.json's are.
