@@ -91,14 +91,12 @@ def _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_d
     return embedded, ops.not_equal(word_ids, 0)
 
 
-def _outputs(inputs, features, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, wide_l2,
-             scores_only):
+def _outputs(inputs, features, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only):
     """Every builder's outputs: the heads over its pooled features, plus the wide scores when `wide` is on."""
     wide_scores = None
     if wide:
         word_ids, ngram_ids = TrimPadding(name="trim_padding_wide")(*inputs)
-        wide_scores = WideScores(word_vocab_size, ngram_vocab_size, num_classes, wide_l2,
-                                 name="wide_scores")(word_ids, ngram_ids)
+        wide_scores = WideScores(word_vocab_size, ngram_vocab_size, num_classes, name="wide_scores")(word_ids, ngram_ids)
     return _heads(features, num_classes, auxiliary_classes, wide_scores, scores_only)
 
 
@@ -127,7 +125,9 @@ class WideScores(layers.Layer):
     Full rank (one weight per id and class, like a linear SVM's) where the embeddings are low rank: with 1-2 rows
     per class, a class often hangs on one rare n-gram that a 200-d embedding cannot keep apart from the others.
     Weights: the id's inverse document frequency on the training rows (set by `set_idf`, not trained), the bag
-    L2-normalised, as scikit-learn's TfidfVectorizer does; word id 1 (unknown word) and padding carry nothing."""
+    L2-normalised, as scikit-learn's TfidfVectorizer does; word id 1 (unknown word) and padding carry nothing.
+    Training fits kernel and bias with a convex solver and freezes them (steps/hsml/wide_solver.py); `l2` is kept
+    only so models saved with it still load."""
 
     def __init__(self, word_vocab_size: int, ngram_vocab_size: int, num_classes: int, l2: float = 0.0, **kwargs):
         super().__init__(**kwargs)
@@ -188,7 +188,7 @@ class CalibratedSoftmax(layers.Layer):
 
 
 def build_textcnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngrams_per_word, embedding_dim,
-                  filters, kernel_sizes, dropout, embedding_dropout, bag_of_embeddings, wide, wide_l2,
+                  filters, kernel_sizes, dropout, embedding_dropout, bag_of_embeddings, wide,
                   auxiliary_classes=None, scores_only=False, **_):
     """Kim (2014): parallel convolutions of several widths, each max-pooled over the sequence. bag_of_embeddings
     adds the masked mean of the embeddings beside them (a fastText-like linear path, "wide and deep")."""
@@ -200,26 +200,24 @@ def build_textcnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length,
         pooled.append(layers.GlobalAveragePooling1D()(x, mask=mask))
     x = layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
     x = layers.Dropout(dropout)(x)
-    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, wide_l2,
-                       scores_only)
+    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only)
     return keras.Model(inputs, outputs, name="textcnn")
 
 
 def build_lstm(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngrams_per_word, embedding_dim, units,
-               dropout, embedding_dropout, wide, wide_l2, auxiliary_classes=None, scores_only=False, **_):
+               dropout, embedding_dropout, wide, auxiliary_classes=None, scores_only=False, **_):
     """Bidirectional LSTM over the (masked) words, mean- and max-pooled."""
     inputs = _inputs(max_length, ngrams_per_word)
     x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout)
     x = layers.Bidirectional(layers.LSTM(units, return_sequences=True))(x, mask=mask)
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x, mask=mask), MaskedGlobalMaxPooling1D()(x, mask)])
     x = layers.Dropout(dropout)(x)
-    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, wide_l2,
-                       scores_only)
+    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only)
     return keras.Model(inputs, outputs, name="lstm")
 
 
 def build_dnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngrams_per_word, embedding_dim, units,
-              dropout, embedding_dropout, wide, wide_l2, auxiliary_classes=None, scores_only=False, **_):
+              dropout, embedding_dropout, wide, auxiliary_classes=None, scores_only=False, **_):
     """Bag of embeddings (masked mean and max) through a dense hidden layer; units=0 drops the hidden layer
     (fastText-like: pooled word + n-gram embeddings straight into the softmax, a linear model)."""
     inputs = _inputs(max_length, ngrams_per_word)
@@ -229,8 +227,7 @@ def build_dnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngr
     if units > 0:
         x = layers.Dense(units, activation="relu")(x)
         x = layers.Dropout(dropout)(x)
-    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, wide_l2,
-                       scores_only)
+    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only)
     return keras.Model(inputs, outputs, name="dnn")
 
 
@@ -244,7 +241,7 @@ def model_arguments(hyperparameters: dict) -> dict:
             "filters": int(hp["filters"]), "kernel_sizes": parse_kernel_sizes(hp["kernel_sizes"]),
             "units": int(hp["units"]), "dropout": float(hp["dropout"]),
             "embedding_dropout": float(hp["embedding_dropout"]), "bag_of_embeddings": bool(int(hp["bag_of_embeddings"])),
-            "wide": bool(int(hp["wide"])), "wide_l2": float(hp["wide_l2"])}
+            "wide": bool(int(hp["wide"]))}
 
 
 def build_model(model_type: str, **kwargs) -> keras.Model:

@@ -17,9 +17,9 @@ def _given(argv):
 
 def test_hyperparameters_accept_hyphen_and_underscore_spellings_and_tuner_numbers():
     given = _given(["--model_type", "lstm", "--embedding-dim", "96", "--batch_size", "32.0", "--kernel_sizes", "2,3",
-                    "--wide_l2", "1e-3"])
+                    "--wide_c", "1e-3", "--wide-solver", "logistic"])
     assert given == {"model_type": "lstm", "embedding_dim": 96, "batch_size": 32, "kernel_sizes": "2,3",
-                     "wide_l2": 1e-3}
+                     "wide_c": 1e-3, "wide_solver": "logistic"}
 
 
 def test_only_hyperparameters_named_on_the_command_line_count_as_given():

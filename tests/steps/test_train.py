@@ -96,7 +96,8 @@ def test_early_stopping_monitors_the_validation_metrics_and_reports_the_best_epo
                                   log=lines.append)
     # Epoch 1 is the best (the first value is), epoch 2 brings no gain: patience 1 stops there.
     assert (result["best_epoch"], result["epochs_run"]) == (1, 2)
-    assert "early stopping: no val_accuracy gain for 1 epochs; best epoch 1" in lines
+    assert "early stopping: no val_robust_accuracy gain for 1 epochs; best epoch 1" in lines
+    assert "val_robust_accuracy=0.0000;" in lines  # the objective line, probes included, for the tuner
     assert lines[-2:] == ["best epoch 1 of 2:", "val_accuracy=0.0000;\nval_macro_f1=0.0000;"]
 
 

@@ -1,0 +1,110 @@
+"""The wide part fitted by a convex solver: WideScores' bag as a scipy.sparse matrix, liblinear on it, the
+weights loaded into the layer and frozen.
+
+Training WideScores' kernel ([vocabulary, classes], ~31M weights on the bundled data) with Adam costs most of an
+epoch: Keras' Adam updates both moment tensors of every weight on every step even though a batch touches a few
+hundred ids (docs/models.md has the measurement). The wide part is a linear model over a sparse bag, so the
+solver fits it exactly in seconds, and the deep part then trains on top of the fixed wide scores (a residual).
+
+`wide_design_matrix` is the layer's own weighting (WideScores.call), so `X @ kernel + bias` is what the layer
+outputs for the solver's weights (tests/steps/test_wide_solver.py checks it).
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from steps.hsml.cli_errors import UsageError
+from steps.hsml.encoder import UNKNOWN_ID
+
+SOLVERS = ("linearsvc", "logistic")
+
+
+def wide_ids(word_ids: np.ndarray, ngram_ids: np.ndarray, word_vocab_size: int) -> np.ndarray:
+    """[rows, N] ids in the layer's one id space: words, then n-grams shifted by the word vocabulary."""
+    rows = len(word_ids)
+    shifted = np.where(ngram_ids > 0, ngram_ids.astype(np.int64) + word_vocab_size, 0).reshape(rows, -1)
+    return np.concatenate([word_ids.astype(np.int64), shifted], axis=1)
+
+
+def wide_design_matrix(word_ids: np.ndarray, ngram_ids: np.ndarray, idf: np.ndarray,
+                       word_vocab_size: int) -> sp.csr_matrix:
+    """The [rows, vocabulary] TF-IDF bag WideScores multiplies by its kernel: each occurrence of an id weighs its
+    idf (padding and the unknown word id nothing), the occurrences' vector is L2-normalised, repeats add up."""
+    ids = wide_ids(word_ids, ngram_ids, word_vocab_size)
+    weights = idf[ids] * (ids > UNKNOWN_ID)
+    weights /= np.maximum(np.linalg.norm(weights, axis=1, keepdims=True), 1e-6)
+    row, position = np.nonzero(weights)
+    matrix = sp.csr_matrix((weights[row, position], (row, ids[row, position])), shape=(len(ids), len(idf)),
+                           dtype=np.float32)
+    matrix.sum_duplicates()
+    return matrix
+
+
+def fit_wide(matrix: sp.csr_matrix, y: np.ndarray, num_classes: int, *, solver: str = "linearsvc", c: float = 0.5,
+             sample_weight: np.ndarray | None = None, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """(kernel [vocabulary, num_classes], bias [num_classes]) of a one-vs-rest linear model on the bag.
+
+    linearsvc: liblinear's squared hinge (the loss the margin DNN trains with), C = c. logistic: liblinear's
+    one-vs-rest logistic regression, C = c. A class with no training row keeps zero weights and a bias of -1
+    (never predicted), so the kernel's columns always line up with the model's labels."""
+    if solver not in SOLVERS:
+        raise UsageError(f"wide_solver {solver!r} is not one of {', '.join(SOLVERS)}")
+    if c <= 0:
+        raise UsageError(f"wide_c must be positive (got {c})")
+    present = np.unique(y)
+    kernel = np.zeros((matrix.shape[1], num_classes), np.float32)
+    bias = np.full(num_classes, -1.0, np.float32)
+    if len(present) == 1:  # one class: every row is it
+        bias[present[0]] = 1.0
+        return kernel, bias
+    if solver == "linearsvc":
+        from sklearn.svm import LinearSVC
+
+        model = LinearSVC(C=c, loss="squared_hinge", random_state=seed).fit(matrix, y, sample_weight=sample_weight)
+    else:
+        import sklearn
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+
+        with sklearn.config_context(enable_metadata_routing=True):  # routes sample_weight to each binary model
+            binary = LogisticRegression(C=c, solver="liblinear", random_state=seed).set_fit_request(sample_weight=True)
+            model = OneVsRestClassifier(binary).fit(matrix, y, sample_weight=sample_weight)
+    coef, intercept = _coefficients(model, len(present))
+    kernel[:, model.classes_] = coef.T
+    bias[model.classes_] = intercept
+    return kernel, bias
+
+
+def _coefficients(model, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    if hasattr(model, "estimators_"):  # OneVsRestClassifier: one binary model per class
+        if classes == 2:  # sklearn fits one model for two classes: the second class's scores are its negation
+            only = model.estimators_[0]
+            return np.vstack([-only.coef_, only.coef_]), np.concatenate([-only.intercept_, only.intercept_])
+        return (np.vstack([e.coef_ for e in model.estimators_]),
+                np.concatenate([np.ravel(e.intercept_) for e in model.estimators_]))
+    if classes == 2:
+        return np.vstack([-model.coef_, model.coef_]), np.concatenate([-model.intercept_, model.intercept_])
+    return model.coef_, model.intercept_
+
+
+def load_frozen(layer, kernel: np.ndarray, bias: np.ndarray) -> None:
+    """Put the solver's weights into a built WideScores layer and freeze it: the deep part trains around it."""
+    layer.kernel.assign(kernel.astype(np.float32))
+    layer.bias.assign(bias.astype(np.float32))
+    layer.trainable = False
+
+
+def fit_wide_layer(layer, word_ids: np.ndarray, ngram_ids: np.ndarray, y: np.ndarray, *, solver: str, c: float,
+                   sample_weight: np.ndarray | None = None, seed: int = 42, log=print) -> dict:
+    """Fit the built WideScores layer's weights with the solver on these rows (its idf already set) and freeze it.
+    Returns what was fitted (rows, vocabulary, seconds) for the training log."""
+    import time
+
+    started = time.perf_counter()
+    matrix = wide_design_matrix(word_ids, ngram_ids, layer.idf.numpy(), layer.word_vocab_size)
+    kernel, bias = fit_wide(matrix, y, layer.num_classes, solver=solver, c=c, sample_weight=sample_weight, seed=seed)
+    load_frozen(layer, kernel, bias)
+    seconds = time.perf_counter() - started
+    log(f"wide part: {solver} (C={c:g}) on {matrix.shape[0]} rows x {matrix.shape[1]} ids, {seconds:.1f}s; frozen")
+    return {"rows": matrix.shape[0], "vocabulary": matrix.shape[1], "seconds": round(seconds, 2)}
