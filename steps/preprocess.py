@@ -1,7 +1,9 @@
 """Data preparation job: SageMaker Processing entry point (the same code runs as `hscode data prepare`).
 
 Reads every *.csv / *.csv.gz under --input-dir, writes train.csv, validation.csv, test.csv, rejected.csv,
-encoder.json, report.json and profile.json flat into --output-dir; the logic is steps/hsml/preparation.py.
+encoder.json, report.json and profile.json flat into --output-dir, and vagueness.json (the "too vague to
+classify" detector) when --reference-dir holds hmrc_vague_terms.csv beside the nomenclature; the logic is
+steps/hsml/preparation.py.
 
     python steps/preprocess.py --input-dir DIR --reference-dir DIR_WITH_hs2022_nomenclature.csv --output-dir OUT
 """

@@ -36,7 +36,7 @@ from pipelines.serving.weights import WeightsStore
 from steps.hsml import hierarchy
 from steps.hsml.cli_errors import UsageError
 from steps.hsml.hs_codes import HSCodeNormalizer, load_hs_descriptions
-from steps.hsml.serving.inference import parse_descriptions
+from steps.hsml.serving.inference import MAX_EXPLAINED_ROWS, parse_descriptions, wants_explanation
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +222,9 @@ class ServingFrontEnd:
         if len(rows) > self.max_rows:
             raise RequestError(413, f"request has {len(rows):,} descriptions, over the limit of {self.max_rows:,} "
                                     "per request: split it into smaller requests")
+        if len(rows) > MAX_EXPLAINED_ROWS and wants_explanation(body, kind, headers.get(CUSTOM_ATTRIBUTES_HEADER)):
+            raise RequestError(413, f"explanations are given for at most {MAX_EXPLAINED_ROWS} descriptions a "
+                                    f"request, this one has {len(rows):,}: split it, or ask without explain")
         request_id = self._request_id(headers)
         router = self.router()
         try:

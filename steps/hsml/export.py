@@ -171,11 +171,11 @@ def export_model_dir(
     return model_dir
 
 
-def write_vagueness(vagueness: str | Path | dict | None, model_dir: Path) -> dict | None:
+def write_vagueness(vagueness: str | Path | dict | None, model_dir: str | Path) -> dict | None:
     """model_dir/vagueness.json from the detector given (checked by loading it); returns its summary or None."""
     from steps.hsml.vagueness import VagueDetector
 
-    target = model_dir / VAGUENESS_FILE
+    target = Path(model_dir) / VAGUENESS_FILE
     if vagueness is None:
         target.unlink(missing_ok=True)  # nothing stale from an earlier export
         return None

@@ -82,17 +82,16 @@ LEVEL_COLOURS = {"hs6": "#2171b5", "hs4": "#6a51a3", "hs2": "#238b45"}
 def plot_level_coverage(curves: dict[str, Sequence[dict]], operating_points: Sequence[dict], path: str | Path) -> Path:
     """Precision vs coverage of the top-1 answers at HS6, HS4 and HS2, each level's 95 % point marked."""
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    points = {p["level"]: p for p in operating_points if p.get("threshold") is not None}
     for level, curve in curves.items():
         coverage = [p["coverage"] for p in curve]
         precision = [np.nan if p["accuracy"] is None else p["accuracy"] for p in curve]
-        ax.plot(coverage, precision, marker=".", markersize=3, color=LEVEL_COLOURS.get(level), label=level.upper())
-    for point in operating_points:
-        if point.get("threshold") is not None:
-            colour = LEVEL_COLOURS.get(point["level"])
-            ax.scatter([point["coverage"]], [point["accuracy"]], color=colour, zorder=3)
-            ax.annotate(f"{point['level'].upper()} t={point['threshold']:.2f}: {point['coverage']:.0%}",
-                        (point["coverage"], point["accuracy"]), textcoords="offset points", xytext=(5, -12),
-                        fontsize=8, color=colour)
+        point = points.get(level)
+        label = level.upper() + (f" (95 % at t={point['threshold']:.2f}: {point['coverage']:.0%} covered)" if point
+                                 else " (95 % not reached)")
+        ax.plot(coverage, precision, marker=".", markersize=3, color=LEVEL_COLOURS.get(level), label=label)
+        if point:  # labels in the legend: the points crowd the top left corner
+            ax.scatter([point["coverage"]], [point["accuracy"]], color=LEVEL_COLOURS.get(level), zorder=3, s=30)
     ax.axhline(0.95, color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("coverage (share of rows answered at that level)")
     ax.set_ylabel("precision of the answered rows")

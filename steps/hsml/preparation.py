@@ -313,9 +313,11 @@ def fit_vague_detector(reference: str | Path, train: list[Row], validation: list
         _log(f"      no {VAGUE_TERMS_FILE} beside the nomenclature: no vague-description detector")
         return {"fitted": False, "reason": f"{path} not found"}
     vague = [normalize_description(term) for term in read_vague_terms(path)]
-    real_train = [r.text for r in train if r.hint != splitting.HINT_NOMENCLATURE]
+    real_train = [r for r in train if r.hint != splitting.HINT_NOMENCLATURE]
     try:
-        detector = fit_detector(vague, real_train, [r.text for r in validation])
+        detector = fit_detector(vague, [r.text for r in real_train], [r.text for r in validation],
+                                real_sources=[r.source for r in real_train],
+                                validation_sources=[r.source for r in validation])
     except ValueError as error:  # e.g. no real training row to contrast the vague terms with
         target.unlink(missing_ok=True)
         _log(f"      no vague-description detector: {error}")

@@ -66,3 +66,17 @@ def test_scoring_from_json_matches_and_a_vague_word_outscores_a_product(fitted):
 def test_a_file_that_is_not_a_detector_is_refused():
     with pytest.raises(ValueError, match="not a vague-description detector"):
         VagueDetector.from_dict({"format": "something-else"})
+
+
+def test_with_sources_the_threshold_holds_false_refusals_on_every_source():
+    rows = bundled_rows()[lambda f: f["split"] == "train"].drop_duplicates("text").sample(n=2400, random_state=2)
+    train, validation = rows[:2000], rows[2000:]
+    vague = [normalize_description(t) for t in read_vague_terms(VAGUE_TERMS)]
+    detector = fit_detector(vague, train["text"].tolist(), validation["text"].tolist(),
+                            real_sources=train["source"].tolist(), validation_sources=validation["source"].tolist())
+    by_source = detector.info["false_refusal_rate_by_source"]
+    assert set(by_source) == set(validation["source"])
+    for source, group in validation.groupby("source"):
+        refused = sum(detector.is_vague(t) for t in group["text"])
+        assert refused <= 0.01 * len(group) and by_source[source] == refused / len(group)
+    assert set(detector.info["fitted_on"]["real_texts_by_source"]) == set(train["source"])

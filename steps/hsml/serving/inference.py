@@ -37,6 +37,8 @@ from steps.hsml.vagueness import VagueDetector  # noqa: E402
 SIGNATURE = "serving_default"
 SCORE_SIGNATURE = "score_codes"  # steps/hsml/export.py: (descriptions, codes) -> probabilities
 TFS_TIMEOUT_SECONDS = 50  # under the 60 s SageMaker gives an invocation
+MAX_EXPLAINED_ROWS = 100  # explanations cost (words + 1) x 3 scored texts a row: keep a request's bounded
+SCORE_CHUNK = 4096  # scored texts per TF Serving call
 PARENT_OUTPUTS = ("hs4_codes", "hs4_probabilities", "hs2_codes", "hs2_probabilities")
 # The model dir holds code/ (this file's folder) and, when data preparation fitted one, vagueness.json.
 VAGUENESS_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "vagueness.json")
@@ -150,14 +152,21 @@ def add_explanations(rest_uri: str, checked, merged: list[dict]) -> None:
     """Each good row's "explanation": occlusion weights of its top codes, all variants in one TF Serving call to
     the score_codes signature."""
     rows = [(text, entry) for (text, error), entry in zip(checked, merged) if error is None]
+    if len(rows) > MAX_EXPLAINED_ROWS:
+        raise ValueError(f"explanations are given for at most {MAX_EXPLAINED_ROWS} descriptions a request, this one "
+                         f"has {len(rows)}: split it, or ask without \"explain\"")
     texts = [text for text, _ in rows]
     codes = [entry["codes"][:explain_module.DEFAULT_TOP_CODES] for _, entry in rows]
 
     def score(variants: list[str], variant_codes: list[str]) -> list[float]:
-        body = json.dumps({"signature_name": SCORE_SIGNATURE,
-                           "instances": [{"descriptions": t, "codes": c} for t, c in zip(variants, variant_codes)]})
-        answers = post_to_tf_serving(_score_uri(rest_uri), body)
-        return [float(a["probabilities"]) if isinstance(a, dict) else float(a) for a in answers]
+        scores: list[float] = []
+        for start in range(0, len(variants), SCORE_CHUNK):
+            pairs = zip(variants[start : start + SCORE_CHUNK], variant_codes[start : start + SCORE_CHUNK])
+            body = json.dumps({"signature_name": SCORE_SIGNATURE,
+                               "instances": [{"descriptions": t, "codes": c} for t, c in pairs]})
+            answers = post_to_tf_serving(_score_uri(rest_uri), body)
+            scores += [float(a["probabilities"]) if isinstance(a, dict) else float(a) for a in answers]
+        return scores
 
     for (_, entry), explained in zip(rows, explain_module.explain(texts, codes, score)):
         entry["explanation"] = explained

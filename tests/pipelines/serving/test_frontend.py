@@ -317,3 +317,12 @@ def test_the_answer_falls_back_to_the_heading_and_a_vague_row_is_too_vague(make)
     # without heading/chapter thresholds (a model registered before them) nothing is sure: as before, review
     plain = make(LevelsBackend())
     assert _invoke(plain, ["mens cotton t-shirt"]).json["predictions"][0]["answer"]["level"] == "none"
+
+
+def test_explanations_for_too_many_rows_are_refused_before_the_model_runs(make):
+    backend = ScriptedBackend()
+    frontend = make(backend)
+    response = _invoke(frontend, {"instances": ["steel screws"] * 101, "explain": True})
+    assert response.status == 413 and "at most 100 descriptions" in response.json["error"]
+    assert backend.calls == []
+    assert _invoke(frontend, {"instances": ["steel screws"] * 101}).status == 200  # without explain: as before

@@ -209,7 +209,8 @@ def test_input_and_output_handlers_and_no_hook_get_the_containers_own_glue(model
         pair.close()
         bare.close()
     assert paired["status"] == 200 and len(paired["top"]) == 2
-    assert set(raw["predictions"][0]) == {"codes", "probabilities"}  # TF Serving's own answer, passed through
+    assert set(raw["predictions"][0]) == {"codes", "probabilities", "hs4_codes", "hs4_probabilities", "hs2_codes",
+                                          "hs2_probabilities"}  # TF Serving's own answer, passed through
 
 
 def test_a_hook_the_container_would_refuse_or_cannot_be_stood_in_for_is_refused_at_load(model_dir, tmp_path):

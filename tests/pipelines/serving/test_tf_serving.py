@@ -54,7 +54,8 @@ def test_columnar_format_answers_outputs(emulator, texts):
         assert status == 200
         outputs = json.loads(body)["outputs"]
         assert outputs["codes"] == [row["codes"] for row in rows]
-        assert set(outputs) == {"codes", "probabilities"}
+        assert set(outputs) == {"codes", "probabilities", "hs4_codes", "hs4_probabilities", "hs2_codes",
+                                "hs2_probabilities"}
 
 
 def test_a_version_in_the_uri_is_served_when_it_is_the_loaded_one(emulator, texts):
