@@ -6,6 +6,8 @@ once). A word's weight for a code is the drop in that code's probability when th
 p(code | text) - p(code | text without the word). Positive: the word pulled towards the code; negative: it
 pulled away. All the variants of all rows and codes go to the model in one call (the SavedModel's score_codes
 signature, steps/hsml/export.py), so an explanation costs one extra model call per request, whatever the model.
+A text left empty (a one-word description without its word) is not sent: it scores 0, so the word's weight is
+the whole score (a model's answer to an empty text is no baseline: pooling over no word gives NaN).
 
 Why occlusion and not the wide part's weights: it needs nothing from the architecture (TextCNN, LSTM, DNN, with
 or without the wide part), it is exact for what it says (the score change on removal, no gradient
@@ -15,6 +17,7 @@ stdlib only: the TF Serving hook runs it (export copies it into code/), as do th
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 DEFAULT_TOP_CODES = 3
@@ -66,5 +69,10 @@ def explain(texts: Sequence[str], codes: Sequence[Sequence[str]], score: ScoreFu
             top_tokens: int = DEFAULT_TOP_TOKENS) -> list[list[dict]]:
     """Occlusion weights of each row's codes, with one call of `score` for every variant."""
     variants, variant_codes = occlusion_requests(texts, codes)
-    scores = list(score(variants, variant_codes)) if variants else []
+    asked = [i for i, text in enumerate(variants) if text.strip()]
+    scores = [0.0] * len(variants)
+    if asked:
+        answered = score([variants[i] for i in asked], [variant_codes[i] for i in asked])
+        for i, value in zip(asked, answered):
+            scores[i] = float(value) if math.isfinite(value) else 0.0
     return weights_from_scores(texts, codes, scores, top_tokens)

@@ -30,6 +30,10 @@ def test_weights_are_the_score_drop_when_a_word_is_removed_all_in_one_call():
     assert first["tokens"][0]["weight"] == pytest.approx(0.6)
     assert second["tokens"][0]["weight"] == pytest.approx(0.3)
     assert explain([], [], score) == []
+    # a one-word text: its only occlusion is empty, never sent to the model, and scores 0
+    calls.clear()
+    [[alone]] = explain(["wine"], [["220421"]], score)
+    assert calls == [1] and alone["tokens"] == [{"token": "wine", "weight": pytest.approx(0.7)}]
 
 
 @pytest.fixture(scope="module")
