@@ -58,6 +58,23 @@ def model_package_state_change(group: str, approval_status: str, version: int = 
     }
 
 
+
+def model_package_console_decision(group: str, approval_status: str, version: int = 2,
+                                   user: str = "alice", domain: str = "d-xxxxxxxxxxxx") -> dict:
+    """The state change a decision in the SageMaker Studio console emits: the same documented event, with the
+    decision's ApprovalDescription and who made it (LastModifiedBy, DescribeModelPackage's UserContext shape).
+    Whether the event carries LastModifiedBy is not documented; no rule filters on it or on the description."""
+    event = model_package_state_change(group, approval_status, version)
+    event["detail"]["ApprovalDescription"] = f"{user}: looked at it in Studio"
+    event["detail"]["LastModifiedBy"] = {
+        "UserProfileArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:user-profile/{domain}/{user}",
+        "UserProfileName": user,
+        "DomainId": domain,
+    }
+    event["detail"]["LastModifiedTime"] = "2021-02-25T09:30:00Z"
+    event["time"] = "2021-02-25T09:30:00Z"
+    return event
+
 def s3_object_created(bucket: str, key: str) -> dict:
     return {
         "version": "0",
