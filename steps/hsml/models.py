@@ -74,33 +74,63 @@ class WordNgramEmbedding(layers.Layer):
                 "ngram_vocab_size": self.ngram_vocab_size, "embedding_dim": self.embedding_dim}
 
 
+@keras.saving.register_keras_serializable(package="hsml")
+class WordDropout(layers.Layer):
+    """In training only, each real word (with its n-grams) is dropped with probability `rate`; a row that would
+    lose every word keeps them all. The networks then cannot hang a class on one word, and learn that text with
+    words they do not need (listing filler) still has the product words in it. Serving never drops anything."""
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate, self.seed = rate, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, word_ids, ngram_ids, training=None):
+        if not training or self.rate <= 0:
+            return word_ids, ngram_ids
+        real = ops.not_equal(word_ids, 0)
+        keep = ops.logical_and(keras.random.uniform(ops.shape(word_ids), seed=self.seed_generator) >= self.rate, real)
+        keep = ops.where(ops.any(keep, axis=1, keepdims=True), keep, real)
+        return ops.where(keep, word_ids, 0), ops.where(ops.expand_dims(keep, -1), ngram_ids, 0)
+
+    def compute_output_shape(self, word_ids_shape, ngram_ids_shape):
+        return word_ids_shape, ngram_ids_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
 def _inputs(max_length: int, ngrams_per_word: int):
     return (keras.Input(shape=(max_length,), dtype="int32", name="word_ids"),
             keras.Input(shape=(max_length, ngrams_per_word), dtype="int32", name="ngram_ids"))
 
 
-def _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout=0.0):
+def _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout=0.0, word_dropout=0.0):
     """[B, T', D] embeddings of the trimmed batch and the [B, T'] mask of real (non-padding) words.
 
     embedding_dropout drops whole embedding channels for the whole description (spatial dropout): with 1-2
-    rows per class the networks otherwise memorise single word vectors."""
+    rows per class the networks otherwise memorise single word vectors. word_dropout drops whole words
+    (WordDropout, after the trim: the trim needs left-aligned ids)."""
     word_ids, ngram_ids = TrimPadding(name="trim_padding")(*inputs)
+    if word_dropout > 0:
+        word_ids, ngram_ids = WordDropout(word_dropout, name="word_dropout")(word_ids, ngram_ids)
     embedded = WordNgramEmbedding(word_vocab_size, ngram_vocab_size, embedding_dim, name="embedding")(word_ids, ngram_ids)
     if embedding_dropout > 0:
         embedded = layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout")(embedded)
     return embedded, ops.not_equal(word_ids, 0)
 
 
-def _outputs(inputs, features, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only):
+def _outputs(inputs, features, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only,
+             output_bias=True):
     """Every builder's outputs: the heads over its pooled features, plus the wide scores when `wide` is on."""
     wide_scores = None
     if wide:
         word_ids, ngram_ids = TrimPadding(name="trim_padding_wide")(*inputs)
         wide_scores = WideScores(word_vocab_size, ngram_vocab_size, num_classes, name="wide_scores")(word_ids, ngram_ids)
-    return _heads(features, num_classes, auxiliary_classes, wide_scores, scores_only)
+    return _heads(features, num_classes, auxiliary_classes, wide_scores, scores_only, output_bias)
 
 
-def _heads(features, num_classes, auxiliary_classes=None, wide_scores=None, scores_only=False):
+def _heads(features, num_classes, auxiliary_classes=None, wide_scores=None, scores_only=False, output_bias=True):
     """The HS6 output ("hs_code", the only output serving uses), plus optional auxiliary outputs, e.g.
     {"hs4": 900, "hs2": 95}, trained on the parent heading/chapter so rare HS6 classes share their signal.
 
@@ -108,9 +138,10 @@ def _heads(features, num_classes, auxiliary_classes=None, wide_scores=None, scor
     raw scores for a margin loss (squared hinge); `serving_model` later turns them into calibrated probabilities."""
     activation = None if scores_only else "softmax"
     if wide_scores is None:
-        outputs = layers.Dense(num_classes, activation=activation, name="hs_code")(features)
+        outputs = layers.Dense(num_classes, activation=activation, use_bias=output_bias, name="hs_code")(features)
     else:
-        logits = layers.Add(name="wide_and_deep")([layers.Dense(num_classes, name="deep_scores")(features), wide_scores])
+        deep = layers.Dense(num_classes, use_bias=output_bias, name="deep_scores")(features)
+        logits = layers.Add(name="wide_and_deep")([deep, wide_scores])
         outputs = layers.Activation(activation or "linear", name="hs_code")(logits)
     if not auxiliary_classes:
         return outputs
@@ -188,46 +219,49 @@ class CalibratedSoftmax(layers.Layer):
 
 
 def build_textcnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngrams_per_word, embedding_dim,
-                  filters, kernel_sizes, dropout, embedding_dropout, bag_of_embeddings, wide,
+                  filters, kernel_sizes, dropout, embedding_dropout, bag_of_embeddings, wide, word_dropout=0.0, output_bias=True,
                   auxiliary_classes=None, scores_only=False, **_):
     """Kim (2014): parallel convolutions of several widths, each max-pooled over the sequence. bag_of_embeddings
     adds the masked mean of the embeddings beside them (a fastText-like linear path, "wide and deep")."""
     inputs = _inputs(max_length, ngrams_per_word)
-    x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout)
+    x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout, word_dropout)
     pooled = [MaskedGlobalMaxPooling1D()(layers.Conv1D(filters, k, padding="same", activation="relu")(x), mask)
               for k in kernel_sizes]
     if bag_of_embeddings:
         pooled.append(layers.GlobalAveragePooling1D()(x, mask=mask))
     x = layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
     x = layers.Dropout(dropout)(x)
-    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only)
+    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only,
+                       output_bias)
     return keras.Model(inputs, outputs, name="textcnn")
 
 
 def build_lstm(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngrams_per_word, embedding_dim, units,
-               dropout, embedding_dropout, wide, auxiliary_classes=None, scores_only=False, **_):
+               dropout, embedding_dropout, wide, word_dropout=0.0, output_bias=True, auxiliary_classes=None, scores_only=False, **_):
     """Bidirectional LSTM over the (masked) words, mean- and max-pooled."""
     inputs = _inputs(max_length, ngrams_per_word)
-    x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout)
+    x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout, word_dropout)
     x = layers.Bidirectional(layers.LSTM(units, return_sequences=True))(x, mask=mask)
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x, mask=mask), MaskedGlobalMaxPooling1D()(x, mask)])
     x = layers.Dropout(dropout)(x)
-    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only)
+    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only,
+                       output_bias)
     return keras.Model(inputs, outputs, name="lstm")
 
 
 def build_dnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngrams_per_word, embedding_dim, units,
-              dropout, embedding_dropout, wide, auxiliary_classes=None, scores_only=False, **_):
+              dropout, embedding_dropout, wide, word_dropout=0.0, output_bias=True, auxiliary_classes=None, scores_only=False, **_):
     """Bag of embeddings (masked mean and max) through a dense hidden layer; units=0 drops the hidden layer
     (fastText-like: pooled word + n-gram embeddings straight into the softmax, a linear model)."""
     inputs = _inputs(max_length, ngrams_per_word)
-    x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout)
+    x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout, word_dropout)
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x, mask=mask), MaskedGlobalMaxPooling1D()(x, mask)])
     x = layers.Dropout(dropout)(x)
     if units > 0:
         x = layers.Dense(units, activation="relu")(x)
         x = layers.Dropout(dropout)(x)
-    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only)
+    outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only,
+                       output_bias)
     return keras.Model(inputs, outputs, name="dnn")
 
 
@@ -241,7 +275,8 @@ def model_arguments(hyperparameters: dict) -> dict:
             "filters": int(hp["filters"]), "kernel_sizes": parse_kernel_sizes(hp["kernel_sizes"]),
             "units": int(hp["units"]), "dropout": float(hp["dropout"]),
             "embedding_dropout": float(hp["embedding_dropout"]), "bag_of_embeddings": bool(int(hp["bag_of_embeddings"])),
-            "wide": bool(int(hp["wide"]))}
+            "wide": bool(int(hp["wide"])), "word_dropout": float(hp["word_dropout"]),
+            "output_bias": bool(int(hp["output_bias"]))}
 
 
 def build_model(model_type: str, **kwargs) -> keras.Model:

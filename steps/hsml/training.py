@@ -88,8 +88,24 @@ def fit_wide_part(layer, train_df: pd.DataFrame, train_texts: list[str], x_train
     words, ngrams = x_train[0][documents], x_train[1][documents]
     layer.set_idf(inverse_document_frequency(words, ngrams, encoder.word_vocab_size, encoder.ngram_vocab_size))
     return fit_wide_layer(layer, words, ngrams, y_train[documents], solver=str(hp["wide_solver"]),
-                          c=float(hp["wide_c"]), sample_weight=None if sample_weight is None else sample_weight[documents],
+                          c=float(hp["wide_c"]), intercept=bool(int(hp["wide_intercept"])),
+                          balanced=bool(int(hp["wide_balanced"])),
+                          sample_weight=None if sample_weight is None else sample_weight[documents],
                           seed=int(hp["seed"]), log=log)
+
+
+def scale_wide_for_softmax(layer, x_val, val_index: np.ndarray, log) -> float:
+    """Multiply the frozen wide margins by the softmax temperature that makes them the best validation
+    probabilities (calibration.py), so a cross-entropy model starts from the wide part's own confident answers."""
+    from steps.hsml.calibration import fit_temperature
+
+    scores = np.concatenate([np.asarray(layer(x_val[0][i:i + 1024], x_val[1][i:i + 1024]))
+                             for i in range(0, len(x_val[0]), 1024)])
+    temperature = fit_temperature(scores, val_index)
+    layer.kernel.assign(layer.kernel * temperature)
+    layer.bias.assign(layer.bias * temperature)
+    log(f"wide scores scaled by {temperature:.3g} (softmax temperature fitted on validation) for the softmax loss")
+    return temperature
 
 
 def train_model(
@@ -150,8 +166,10 @@ def train_model(
     )
     sample_weight = nomenclature_sample_weights(train_df, float(hp["nomenclature_weight"]))
     if int(hp["wide"]):
-        fit_wide_part(model.get_layer("wide_scores"), train_df, train_texts, x_train, y_train, sample_weight, hp,
-                      encoder, log)
+        wide = model.get_layer("wide_scores")
+        fit_wide_part(wide, train_df, train_texts, x_train, y_train, sample_weight, hp, encoder, log)
+        if not margin_loss:  # softmax on top: margins of +-1 would be a near-uniform start; scale them first
+            scale_wide_for_softmax(wide, x_val, np.array([label_index.get(c, -1) for c in val_codes]), log)
     y_fit = compile_model(model, hp, auxiliary, y_train)
 
     epochs, patience = int(hp["epochs"]), int(hp["patience"])

@@ -42,12 +42,17 @@ def wide_design_matrix(word_ids: np.ndarray, ngram_ids: np.ndarray, idf: np.ndar
 
 
 def fit_wide(matrix: sp.csr_matrix, y: np.ndarray, num_classes: int, *, solver: str = "linearsvc", c: float = 0.5,
-             sample_weight: np.ndarray | None = None, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+             intercept: bool = True, balanced: bool = False, sample_weight: np.ndarray | None = None,
+             seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
     """(kernel [vocabulary, num_classes], bias [num_classes]) of a one-vs-rest linear model on the bag.
 
     linearsvc: liblinear's squared hinge (the loss the margin DNN trains with), C = c. logistic: liblinear's
     one-vs-rest logistic regression, C = c. A class with no training row keeps zero weights and a bias of -1
-    (never predicted), so the kernel's columns always line up with the model's labels."""
+    (never predicted), so the kernel's columns always line up with the model's labels. intercept=False fits
+    without a bias: the bag is L2-normalised, so on long text every score shrinks by the same factor, and without
+    a bias that cannot hand the answer to the class with the largest bias (the commonest one). balanced weighs
+    each class's rows by n / (classes * rows of the class), so the commonest code cannot spread weight over every
+    common n-gram."""
     if solver not in SOLVERS:
         raise UsageError(f"wide_solver {solver!r} is not one of {', '.join(SOLVERS)}")
     if c <= 0:
@@ -61,31 +66,35 @@ def fit_wide(matrix: sp.csr_matrix, y: np.ndarray, num_classes: int, *, solver: 
     if solver == "linearsvc":
         from sklearn.svm import LinearSVC
 
-        model = LinearSVC(C=c, loss="squared_hinge", random_state=seed).fit(matrix, y, sample_weight=sample_weight)
+        model = LinearSVC(C=c, loss="squared_hinge", fit_intercept=intercept, random_state=seed,
+                          class_weight="balanced" if balanced else None)
+        model.fit(matrix, y, sample_weight=sample_weight)
     else:
         import sklearn
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
 
         with sklearn.config_context(enable_metadata_routing=True):  # routes sample_weight to each binary model
-            binary = LogisticRegression(C=c, solver="liblinear", random_state=seed).set_fit_request(sample_weight=True)
+            binary = LogisticRegression(C=c, solver="liblinear", fit_intercept=intercept,
+                                        class_weight="balanced" if balanced else None, random_state=seed).set_fit_request(sample_weight=True)
             model = OneVsRestClassifier(binary).fit(matrix, y, sample_weight=sample_weight)
-    coef, intercept = _coefficients(model, len(present))
+    coef, fitted_bias = _coefficients(model, len(present))
     kernel[:, model.classes_] = coef.T
-    bias[model.classes_] = intercept
+    bias[model.classes_] = fitted_bias
     return kernel, bias
 
 
 def _coefficients(model, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    if hasattr(model, "estimators_"):  # OneVsRestClassifier: one binary model per class
-        if classes == 2:  # sklearn fits one model for two classes: the second class's scores are its negation
-            only = model.estimators_[0]
-            return np.vstack([-only.coef_, only.coef_]), np.concatenate([-only.intercept_, only.intercept_])
-        return (np.vstack([e.coef_ for e in model.estimators_]),
-                np.concatenate([np.ravel(e.intercept_) for e in model.estimators_]))
-    if classes == 2:
-        return np.vstack([-model.coef_, model.coef_]), np.concatenate([-model.intercept_, model.intercept_])
-    return model.coef_, model.intercept_
+    """(coef [classes, vocabulary], intercept [classes]) of a fitted LinearSVC or one-vs-rest logistic model."""
+    if hasattr(model, "estimators_"):  # OneVsRestClassifier: one binary model per class (one for two classes)
+        coef = np.vstack([e.coef_ for e in model.estimators_])
+        intercept = np.concatenate([np.ravel(np.broadcast_to(e.intercept_, (1,))) for e in model.estimators_])
+    else:
+        coef = model.coef_
+        intercept = np.ravel(np.broadcast_to(model.intercept_, (len(coef),)))  # 0.0 without an intercept
+    if classes == 2:  # sklearn fits one model for two classes: the first class's scores are its negation
+        return np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+    return coef, intercept
 
 
 def load_frozen(layer, kernel: np.ndarray, bias: np.ndarray) -> None:
@@ -96,15 +105,18 @@ def load_frozen(layer, kernel: np.ndarray, bias: np.ndarray) -> None:
 
 
 def fit_wide_layer(layer, word_ids: np.ndarray, ngram_ids: np.ndarray, y: np.ndarray, *, solver: str, c: float,
-                   sample_weight: np.ndarray | None = None, seed: int = 42, log=print) -> dict:
+                   intercept: bool = True, balanced: bool = False, sample_weight: np.ndarray | None = None,
+                   seed: int = 42, log=print) -> dict:
     """Fit the built WideScores layer's weights with the solver on these rows (its idf already set) and freeze it.
     Returns what was fitted (rows, vocabulary, seconds) for the training log."""
     import time
 
     started = time.perf_counter()
     matrix = wide_design_matrix(word_ids, ngram_ids, layer.idf.numpy(), layer.word_vocab_size)
-    kernel, bias = fit_wide(matrix, y, layer.num_classes, solver=solver, c=c, sample_weight=sample_weight, seed=seed)
+    kernel, bias = fit_wide(matrix, y, layer.num_classes, solver=solver, c=c, intercept=intercept,
+                            balanced=balanced, sample_weight=sample_weight, seed=seed)
     load_frozen(layer, kernel, bias)
     seconds = time.perf_counter() - started
-    log(f"wide part: {solver} (C={c:g}) on {matrix.shape[0]} rows x {matrix.shape[1]} ids, {seconds:.1f}s; frozen")
+    log(f"wide part: {solver} (C={c:g}{'' if intercept else ', no intercept'}{', balanced' if balanced else ''}) on {matrix.shape[0]} rows x "
+        f"{matrix.shape[1]} ids, {seconds:.1f}s; frozen")
     return {"rows": matrix.shape[0], "vocabulary": matrix.shape[1], "seconds": round(seconds, 2)}

@@ -73,3 +73,17 @@ def test_trials_share_the_table_defaults_and_tune_nothing_they_fix():
         assert not set(space) & set(table.PIPELINE_TRIAL_STATIC)
     with pytest.raises(table.UsageError, match="full, quick"):
         table.search_space("huge")
+
+
+@pytest.mark.parametrize("name", sorted(table.SEARCH_SPACES))
+def test_every_model_type_with_and_without_the_wide_part_is_reachable(name):
+    from steps.hsml.models import MODEL_TYPES
+
+    space = table.search_space(name)
+    assert set(space["model_type"].values) == set(MODEL_TYPES)
+    assert set(space["wide"].values) == {0, 1}
+    units = space.get("units")
+    if isinstance(units, table.Categorical):  # an LSTM of width 0 cannot be built
+        assert min(units.values) > 0
+    elif units is not None:
+        assert units.low > 0
