@@ -430,8 +430,10 @@ def run_bench(args) -> list[dict]:
             else:
                 if model == "fasttext" and check != IN_DOMAIN and chosen_fasttext is None:
                     chosen_fasttext = _choose_fasttext_in_domain(splits, bundled, work, args)
+                model_started = time.perf_counter()
                 try:
                     row = run_model(model, splits[check], work, args, chosen_fasttext)
+                    row["wall_seconds"] = time.perf_counter() - model_started  # fit + scoring + timing
                 except FastTextDiverged as error:
                     log(f"[bench] {check} {model}: SKIPPED: {error}")
                     row = {"check": check, "name": model, "model": model, "skipped": str(error)}
@@ -476,6 +478,8 @@ def report_only(out: Path) -> list[Path]:
     from bench import report
 
     saved = json.loads((out / "accuracy.json").read_text(encoding="utf-8"))
+    if not isinstance(saved, dict) or "runs" not in saved:  # a page written before issue 13 kept no context
+        raise SystemExit(f"{out / 'accuracy.json'} holds no run context (written by an older bench): rerun the bench")
     return report.write_results(saved["runs"], saved["context"], out)
 
 

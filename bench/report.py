@@ -355,8 +355,7 @@ def _ablation(rows: list[dict]) -> list[str]:
         if not ours:
             continue
         published = f"{_pct(without)}% → {_pct(with_up)}%" if without else f"{_pct(with_up)}% (with)"
-        mine = f"{_pct(ours[False]['hs6_top1']) if False in ours else '–'}% → " \
-               f"{_pct(ours[True]['hs6_top1']) if True in ours else '–'}%"
+        mine = " → ".join(f"{_pct(ours[up]['hs6_top1'])}%" if up in ours else "–" for up in (False, True))
         lines.append(f"| {NAMES[model]} | {published} | {mine} |")
     lines += [
         "",
