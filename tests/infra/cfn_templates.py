@@ -21,10 +21,12 @@ PARTITION = "aws"
 
 # The stacks in creation order; later stacks import what earlier ones export.
 STACK_ORDER = ["model-resources.yml", "model-build.yml", "retraining-rules.yml", "serving.yml", "deploy-on-approval.yml",
-               "monitoring.yml"]
+               "monitoring.yml", "approved-pointer.yml"]
 # Parameters without defaults, as a user would pass them.
 REQUIRED_PARAMETERS = {"model-build.yml": {"RepositoryId": "my-org/hs-mlops"},
-                       "serving.yml": {"RouterCodeKey": "serving/router/router-0123456789abcdef.zip"}}
+                       "serving.yml": {"RouterCodeKey": "serving/router/router-0123456789abcdef.zip"},
+                       "approved-pointer.yml": {
+                           "PointerCodeKey": "registry/approved-pointer/approved-pointer-0123456789abcdef.zip"}}
 
 # Properties that name a resource, i.e. what Ref returns for these types in these templates.
 NAME_PROPERTIES = ("BucketName", "RoleName", "Name", "AlarmName", "AliasName", "LogGroupName",

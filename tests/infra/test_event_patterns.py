@@ -20,6 +20,7 @@ RULES = {  # short name -> (template, logical id)
     "deploy": ("deploy-on-approval.yml", "ModelApprovedRule"),
     "new-data": ("retraining-rules.yml", "NewTrainingDataRule"),
     "drift": ("retraining-rules.yml", "DriftRetrainingRule"),
+    "pointer": ("approved-pointer.yml", "PointerHookRule"),  # every decision of our group moves the pointer
 }
 EXPORTS = STACKS["model-resources.yml"].export_map()
 GROUP = EXPORTS["hs-mlops-dev-ModelPackageGroupName"]
@@ -33,10 +34,10 @@ ALARM_ARGS = {"namespace": ALARM["Namespace"], "metric": ALARM["MetricName"]}
 
 # event name -> (event, the rules it must fire: exactly these)
 CASES = {
-    "model package approved in our group": (events.model_package_state_change(GROUP, "Approved"), {"deploy"}),
-    "model package rejected in our group": (events.model_package_state_change(GROUP, "Rejected"), set()),
+    "model package approved in our group": (events.model_package_state_change(GROUP, "Approved"), {"deploy", "pointer"}),
+    "model package rejected in our group": (events.model_package_state_change(GROUP, "Rejected"), {"pointer"}),
     "registration pending manual approval": (
-        events.model_package_state_change(GROUP, "PendingManualApproval"), set()),
+        events.model_package_state_change(GROUP, "PendingManualApproval"), {"pointer"}),
     "another group's approval": (events.model_package_state_change("someone-elses-model", "Approved"), set()),
     "batch marker written at the data prefix": (events.s3_object_created(DATA_BUCKET, MARKER), {"new-data"}),
     # One file of a batch is not the batch: N uploads must not start N executions on partial data.

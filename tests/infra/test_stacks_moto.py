@@ -19,6 +19,7 @@ import pytest
 from moto import mock_aws
 from moto.core.common_models import CloudFormationModel
 
+from pipelines.registry.aws_pointer_package import build_hook_zip
 from pipelines.serving.aws_package import build_router_zip
 from tests.infra.cfn_templates import ACCOUNT_ID, REGION, REQUIRED_PARAMETERS, STACK_ORDER, load_template, \
     resolved_stacks
@@ -71,7 +72,7 @@ def for_moto(template: dict, supported: set[str]) -> tuple[dict, set[str]]:
 
 @pytest.fixture(scope="module")
 def aws(tmp_path_factory):
-    """The five stacks created in moto, in order; yields boto3 clients and what moto could not create."""
+    """The stacks created in moto, in order; yields boto3 clients and what moto could not create."""
     supported = moto_supported_types()
     with mock_aws(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # moto warns for each type it skips; we removed those ourselves
@@ -83,6 +84,11 @@ def aws(tmp_path_factory):
                 boto3.client("s3", region_name=REGION).upload_file(
                     str(zip_path), f"{PROJECT}-artifacts-{ACCOUNT_ID}-{REGION}",
                     REQUIRED_PARAMETERS[name]["RouterCodeKey"])
+            if name == "approved-pointer.yml":  # likewise the hook's zip (docs/deploy.md step 5b)
+                zip_path, _ = build_hook_zip(tmp_path_factory.mktemp("pointer") / "approved-pointer.zip")
+                boto3.client("s3", region_name=REGION).upload_file(
+                    str(zip_path), f"{PROJECT}-artifacts-{ACCOUNT_ID}-{REGION}",
+                    REQUIRED_PARAMETERS[name]["PointerCodeKey"])
             body, skipped[name] = for_moto(load_template(name), supported)
             stack = f"{PROJECT}-{name.removesuffix('.yml')}"
             cloudformation.create_stack(

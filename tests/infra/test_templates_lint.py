@@ -17,10 +17,10 @@ from tests.infra.cfn_templates import load_template, template_paths
 UNSCOPABLE_ACTIONS = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken", "sagemaker:ListModelPackages"}
 
 
-def test_infra_has_the_six_stacks():
+def test_infra_has_the_seven_stacks():
     assert {p.name for p in template_paths()} == {
         "model-resources.yml", "model-build.yml", "retraining-rules.yml", "serving.yml", "deploy-on-approval.yml",
-        "monitoring.yml"}
+        "monitoring.yml", "approved-pointer.yml"}
 
 
 @pytest.mark.parametrize("path", template_paths(), ids=lambda p: p.name)
