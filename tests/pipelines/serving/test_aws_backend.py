@@ -67,6 +67,14 @@ def test_deployed_variants_are_reread_after_the_ttl_and_junk_keeps_the_last_good
     assert deployed.thresholds(["champion"]) == {"champion": None}  # not a number: review everything
 
 
+def test_heading_and_chapter_thresholds_are_read_when_the_deploy_recorded_them(ssm):
+    put(ssm, {"champion": {"model_version": "3", "accept_threshold": 0.9, "accept_threshold_hs4": "0.7",
+                           "accept_threshold_hs2": 0.6}, "challenger": {"model_version": "4", "accept_threshold": 0.8}})
+    deployed = DeployedVariants(ssm, PARAMETER)
+    assert deployed.parent_thresholds(["champion", "challenger"]) == {
+        "champion": {"hs4": 0.7, "hs2": 0.6}, "challenger": {"hs4": None, "hs2": None}}
+
+
 def _runtime(url: str, **config):
     return boto3.client("sagemaker-runtime", region_name=REGION, endpoint_url=url, aws_access_key_id="testing",
                         aws_secret_access_key="testing", config=Config(**config))

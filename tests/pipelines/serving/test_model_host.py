@@ -46,15 +46,18 @@ def test_a_path_resolves_to_itself_and_a_tar_is_named_by_its_content(model_dir, 
 
 def test_registry_refs_resolve_to_the_artifact_version_and_accept_threshold(tmp_path, model_tar):
     registry = LocalRegistry(home=tmp_path / "home")
-    first = registry.register(GROUP, str(model_tar), metrics={"accept_threshold": 0.42, "accuracy": 0.5})
+    first = registry.register(GROUP, str(model_tar), metrics={"accept_threshold": 0.42, "accuracy": 0.5,
+                                                              "accept_threshold_hs4": 0.3, "accept_threshold_hs2": 1.01})
     registry.approve(first.arn, by="test", reason="good")
     registry.register(GROUP, str(model_tar), metrics={"accuracy": 0.6}, execution_id="second")
     for ref in ("latest-approved", "1", first.arn):
         source = resolve_model(ref, registry=registry)
         assert (source.model_version, source.accept_threshold) == ("1", 0.42)
+        assert source.parent_thresholds == {"hs4": 0.3, "hs2": 1.01}
         assert source.path.read_bytes() == model_tar.read_bytes()
     pending = resolve_model("2", registry=registry)
     assert (pending.accept_threshold, pending.status) == (None, "PendingManualApproval")  # registered without one
+    assert pending.parent_thresholds == {}
     assert resolve_model("1", registry=registry).status == "Approved"
 
 
