@@ -51,6 +51,7 @@ SMOKE_SAMPLES = [
 HS6_CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
 VARIANTS = ("champion", "challenger")
 ACCEPT_THRESHOLD = "metric.accept_threshold"  # how the Register step stores it (pipelines/registry/request.py)
+PARENT_THRESHOLDS = ("accept_threshold_hs4", "accept_threshold_hs2")  # optional: versions registered before them lack them
 SEED_OBJECT = "_monitoring-seed"  # pipelines/monitoring/drift.py SEED_OBJECT (tests/infra keep them equal)
 
 
@@ -148,14 +149,24 @@ def deploy(sagemaker, *, group: str, endpoint_name: str, role_arn: str, memory_m
 
 
 def package_facts(package: dict) -> dict:
-    """What the router records of a deployed package: ARN, registry version and the model's accept threshold."""
-    threshold = (package.get("CustomerMetadataProperties") or {}).get(ACCEPT_THRESHOLD)
+    """What the router records of a deployed package: ARN, registry version and the model's accept threshold,
+    plus the heading and chapter thresholds (accept_threshold_hs4/_hs2) when the version was registered with them,
+    so the router can answer at the level the model is sure of (docs/predictions.md)."""
+    metadata = package.get("CustomerMetadataProperties") or {}
+    facts = {"model_package_arn": package["ModelPackageArn"], "model_version": str(package["ModelPackageVersion"]),
+             "accept_threshold": _threshold(metadata.get(ACCEPT_THRESHOLD))}
+    for key in PARENT_THRESHOLDS:
+        value = _threshold(metadata.get(f"metric.{key}"))
+        if value is not None:
+            facts[key] = value
+    return facts
+
+
+def _threshold(text) -> float | None:
     try:
-        threshold = None if threshold is None else float(threshold)
+        return None if text is None else float(text)
     except ValueError:
-        threshold = None  # the router then answers "review" for everything this model says
-    return {"model_package_arn": package["ModelPackageArn"], "model_version": str(package["ModelPackageVersion"]),
-            "accept_threshold": threshold}
+        return None  # the router then answers "review" for everything this model says
 
 
 class RoutingParameters:

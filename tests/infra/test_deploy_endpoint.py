@@ -352,3 +352,13 @@ def test_the_seed_object_is_the_one_the_drift_job_skips():
     from pipelines.monitoring.drift import SEED_OBJECT
 
     assert deploy_endpoint.SEED_OBJECT == SEED_OBJECT
+
+
+def test_the_router_learns_the_heading_and_chapter_thresholds_when_the_version_has_them():
+    package_facts = deploy_endpoint.package_facts
+    package = {"ModelPackageArn": "arn:aws:sagemaker:eu-west-1:123456789012:model-package/g/3",
+               "ModelPackageVersion": 3,
+               "CustomerMetadataProperties": {"metric.accept_threshold": "0.9", "metric.accept_threshold_hs4": "0.7",
+                                              "metric.accept_threshold_hs2": "not a number"}}
+    assert package_facts(package) == {"model_package_arn": package["ModelPackageArn"], "model_version": "3",
+                                      "accept_threshold": 0.9, "accept_threshold_hs4": 0.7}
