@@ -287,14 +287,47 @@ def build_model(model_type: str, **kwargs) -> keras.Model:
     return BUILDERS[model_type](**{**defaults, **kwargs})
 
 
-def serving_model(model: keras.Model, temperature: float | None = None) -> keras.Model:
+@keras.saving.register_keras_serializable(package="hsml")
+class PriorAdjustment(layers.Layer):
+    """softmax(log p - tau * log prior): logit adjustment (Menon et al., 2021). A network trained on skewed classes
+    keeps their prior in its scores; on text unlike its training rows that prior is what is left, and the
+    commonest code wins. Subtracting tau * log prior(train) takes it out; `log_prior` is set once, not trained."""
+
+    def __init__(self, num_classes: int, tau: float, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes, self.tau = num_classes, tau
+
+    def build(self, input_shape):
+        self.log_prior = self.add_weight(shape=(self.num_classes,), initializer="zeros", trainable=False,
+                                         name="log_prior")
+
+    def call(self, probabilities):
+        return ops.softmax(ops.log(ops.maximum(probabilities, 1e-12)) - self.tau * self.log_prior, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "tau": self.tau}
+
+
+def log_prior(y_train: np.ndarray, num_classes: int) -> np.ndarray:
+    """log of each class's share of the training rows (add-one smoothed), PriorAdjustment's `log_prior`."""
+    counts = np.bincount(y_train, minlength=num_classes).astype(np.float64) + 1.0
+    return np.log(counts / counts.sum()).astype(np.float32)
+
+
+def serving_model(model: keras.Model, temperature: float | None = None, prior: np.ndarray | None = None,
+                  tau: float = 0.0) -> keras.Model:
     """The HS6 head alone (what export and predictors need) of a model trained with auxiliary heads; with a
-    temperature, the head's margin scores become probabilities through CalibratedSoftmax."""
+    temperature, the head's margin scores become probabilities through CalibratedSoftmax; with tau > 0 and the
+    training log prior, PriorAdjustment takes tau * log prior out of them."""
     output = model.output["hs_code"] if isinstance(model.output, dict) else model.output
     if temperature is not None:
         calibrated = CalibratedSoftmax(name="calibrated_probabilities")
         output = calibrated(output)
         calibrated.temperature.assign(temperature)
+    if tau > 0 and prior is not None:
+        adjustment = PriorAdjustment(len(prior), tau, name="prior_adjustment")
+        output = adjustment(output)
+        adjustment.log_prior.assign(prior)
     if output is model.output:
         return model
     return keras.Model(model.inputs, output, name=model.name)

@@ -108,6 +108,20 @@ def scale_wide_for_softmax(layer, x_val, val_index: np.ndarray, log) -> float:
     return temperature
 
 
+def served_metrics(model, x_val, val_codes: list[str], labels: list[str], probes) -> dict:
+    """The validation and probe metrics (epoch_metrics.py) of the model as it is served."""
+    from steps.hsml.epoch_metrics import (SELECTION_METRIC, classification_metrics, predict_hs6, probe_metrics,
+                                          robust_accuracy)
+
+    def top1(x):
+        return [labels[i] for i in predict_hs6(model, x).argmax(axis=1)]
+
+    metrics = classification_metrics(val_codes, top1(x_val))
+    metrics.update(probe_metrics(probes, top1(probes.x)))
+    metrics[SELECTION_METRIC] = robust_accuracy(metrics["val_accuracy"], metrics["val_probe_accuracy"])
+    return metrics
+
+
 def train_model(
     train_df: pd.DataFrame,
     validation_df: pd.DataFrame,
@@ -129,9 +143,9 @@ def train_model(
 
     from steps.hsml.batching import LengthBucketedBatches
     from steps.hsml.calibration import fit_temperature
-    from steps.hsml.epoch_metrics import (METRIC_NAMES, SELECTION_METRIC, ValidationMetrics, metric_lines, predict_hs6,
-                                          probe_inputs)
-    from steps.hsml.models import build_model, model_arguments, serving_model
+    from steps.hsml.epoch_metrics import (METRIC_NAMES, SELECTION_METRIC, ValidationMetrics, metric_lines,
+                                          objective_line, predict_hs6, probe_inputs)
+    from steps.hsml.models import build_model, log_prior, model_arguments, serving_model
     from steps.hsml.tf_encoder import TFTextVectorizer, encode_texts
 
     started = time.perf_counter()
@@ -189,9 +203,17 @@ def train_model(
     if margin_loss:  # margins -> probabilities that mean something (the coverage curve auto-accepts on them)
         temperature = fit_temperature(predict_hs6(model, x_val), np.array([label_index.get(c, -1) for c in val_codes]))
         log(f"softmax temperature for the margin scores, fitted on validation: {temperature:.3g}")
-    model = serving_model(model, temperature)  # the HS6 head only: what export, predictors and callers use
+    tau = float(hp["prior_tau"])
+    if tau > 0:
+        log(f"logit adjustment: served scores minus {tau:g} x log prior of the training rows")
+    # The HS6 head only (what export, predictors and callers use), calibrated, with the logit adjustment.
+    model = serving_model(model, temperature, log_prior(y_train, len(labels)), tau)
     metrics = {name: best[name] for name in METRIC_NAMES}
-    log(f"best epoch {best['epoch']} of {len(validation.history)}:")
+    if tau > 0:  # the epoch was chosen without the adjustment; the tuner and metadata get the served model's numbers
+        metrics = served_metrics(model, x_val, val_codes, labels, probes)
+    log(f"best epoch {best['epoch']} of {len(validation.history)}{' (logit-adjusted)' if tau > 0 else ''}:")
+    if tau > 0:
+        log(objective_line(metrics))
     log(metric_lines(metrics))  # last: the tuner keeps the last match, so it reads the best epoch
     result = {
         "metrics": metrics, "best_epoch": best["epoch"], "epochs_run": len(validation.history),
