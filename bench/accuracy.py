@@ -459,8 +459,11 @@ def _choose_fasttext_in_domain(splits: dict, bundled, work: Path, args) -> dict:
 
 
 def _check_context(splits: Splits) -> dict:
+    from steps.hsml.generalisation import commonest_share
+
     test_sources = Counter(splits.test["source"]) if "source" in splits.test else {}
-    return {"splits": splits.report.get("splits", {}), "test_rows": len(splits.test),
+    code, share = commonest_share(splits.real_train_codes())
+    return {"train_commonest": code, "train_commonest_share": share,"splits": splits.report.get("splits", {}), "test_rows": len(splits.test),
             "test_classes": int(splits.test["hs_code"].nunique()),
             "train_classes": int(splits.train["hs_code"].nunique()),
             "real_train_rows": len(splits.real_train_codes()), "test_sources": dict(test_sources),
