@@ -63,7 +63,7 @@ def test_every_target_line_is_computed_and_met_when_the_numbers_say_so():
     targets = text.split("## Issue 13's targets")[1].split("## Which choices")[0]
     assert targets.count("**met**") == 6 and "NOT met" not in targets  # four targets + the two serving ones
     assert "coverage 35.0 % at threshold 0.90" in targets
-    assert "HS6 25.0 vs 20.0 %, HS2 50.0 vs 40.0 %" in targets
+    assert "HS6 25.0 vs 20.0 % (+20 of 400 rows), HS2 50.0 vs 40.0 % (+40 of 400 rows)" in targets
     assert "(2.5×)" in targets  # 10 % of predictions against 4 % of training rows
 
 
