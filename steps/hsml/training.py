@@ -130,6 +130,7 @@ def train_model(
     model_dir: str | Path | None = None,
     *,
     training_data_sha256: str | None = None,
+    vagueness: str | Path | dict | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Train, early-stop on validation accuracy, optionally export to model_dir.
@@ -230,7 +231,7 @@ def train_model(
             hyperparameters=result["hyperparameters"], training_data_sha256=training_data_sha256,
             metrics={**metrics, "best_epoch": best["epoch"], "epochs_run": len(validation.history),
                      "unseen_validation_rows": unseen, "validation_rows": len(validation_df)},
-            extra_metadata={"history": validation.history},
+            extra_metadata={"history": validation.history}, vagueness=vagueness,
         )
         write_drift_baseline(model, x_val, normalised_texts(validation_df), labels, encoder, model_dir, log)
         log(f"model written to {model_dir}")
@@ -267,8 +268,10 @@ def run(train_dir: str | Path | None, validation_dir: str | Path | None, model_d
     if not encoder_path.exists():
         raise UsageError(f"{encoder_path} not found: the train channel must hold data preparation's encoder.json "
                          "(run `hscode data prepare INPUT... --out DIR` and train on DIR)")
+    vagueness_path = train_dir / "vagueness.json"  # data preparation's vague detector, carried into the model
     return train_model(
         read_split(train_dir, "train"), read_split(validation_dir or train_dir, "validation"),
         TextEncoder.load(encoder_path), hyperparameters, model_dir,
-        training_data_sha256=sha256_file(split_path(train_dir, "train")), log=log,
+        training_data_sha256=sha256_file(split_path(train_dir, "train")),
+        vagueness=vagueness_path if vagueness_path.is_file() else None, log=log,
     )

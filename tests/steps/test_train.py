@@ -109,12 +109,19 @@ def test_hscode_train_cli_trains_on_a_prepared_dir_and_packs(tmp_path, capsys):
 
     train, validation, encoder = small_splits()
     data_dir = write_channel(tmp_path / "prepared", train, validation, encoder)  # flat, as data preparation writes
+    # Data preparation's vague detector travels into the model, as it must for serving to refuse vague rows.
+    from steps.hsml.vagueness import VagueDetector
+
+    detector = VagueDetector({"gift": (1.0, 5.0)}, -2.0, 0.5, {"source": "test"})
+    (data_dir / "vagueness.json").write_text(json.dumps(detector.to_dict()), encoding="utf-8")
     argv = ["train", "--train", str(data_dir), "--model-dir", str(tmp_path / "model"), "--package",
             "--model-type", "textcnn", "--epochs", "1", "--embedding-dim", "16", "--filters", "16", "--max-length", "8"]
     assert hscode(argv) == 0
     assert (tmp_path / "model.tar.gz").exists()
     out = capsys.readouterr().out
     assert "val_accuracy=" in out and "trained textcnn" in out
+    carried = VagueDetector.from_dict(json.loads((tmp_path / "model" / "vagueness.json").read_text(encoding="utf-8")))
+    assert carried.to_dict() == detector.to_dict()
 
 
 def test_hscode_train_cli_missing_data_is_a_clear_error(tmp_path, capsys):
