@@ -63,5 +63,5 @@ def test_real_definition_runs_end_to_end_on_a_tiny_slice(tmp_path, monkeypatch):
     assert again.status == rec.FAILED
     assert again.steps["Tune"].cache_hit_from == record.execution_id
     assert f"{version.metrics['accuracy']}"[:4] in again.steps["Fail"].failure_reason
-    assert "below the quality threshold 1.01" in again.steps["Fail"].failure_reason
+    assert "against the quality threshold 1.01" in again.steps["Fail"].failure_reason
     assert len(LocalRegistry(home=home).list_versions(settings.DEFAULT_MODEL_PACKAGE_GROUP)) == 1
