@@ -11,11 +11,10 @@ CloudFormation updates the function only when the code changed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
-import zipfile
 from pathlib import Path
 
+from pipelines.lambda_zip import write_lambda_zip
 from pipelines.settings import REPO_ROOT
 
 HANDLER = "pipelines.registry.aws_pointer_handler.handler"
@@ -46,7 +45,6 @@ HOOK_FILES = (
     "steps/hsml/hashing.py",
 )
 KEY_PREFIX = "registry/approved-pointer/"
-_FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 
 def hook_entries(root: Path = REPO_ROOT) -> dict[str, Path]:
@@ -60,14 +58,7 @@ def hook_entries(root: Path = REPO_ROOT) -> dict[str, Path]:
 
 def build_hook_zip(out: Path, root: Path = REPO_ROOT) -> tuple[Path, str]:
     """Write the zip to `out`; returns (path, sha256 hex of its bytes)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, path in sorted(hook_entries(root).items()):
-            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
-            info.external_attr = 0o644 << 16  # readable by the Lambda runtime's user
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
-    return out, hashlib.sha256(out.read_bytes()).hexdigest()
+    return write_lambda_zip(out, hook_entries(root))
 
 
 def code_key(sha256: str, prefix: str = KEY_PREFIX) -> str:

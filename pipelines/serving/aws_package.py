@@ -6,10 +6,9 @@ sources give the same bytes and the same S3 key, and CloudFormation updates the 
 """
 from __future__ import annotations
 
-import hashlib
-import zipfile
 from pathlib import Path
 
+from pipelines.lambda_zip import write_lambda_zip
 from pipelines.settings import HS2022_NOMENCLATURE, REPO_ROOT
 
 HANDLER = "pipelines.serving.aws_router.handler"
@@ -37,7 +36,6 @@ ROUTER_FILES = (
     "steps/hsml/serving/inference.py",
 )
 NOMENCLATURE_ENTRY = "data/hs2022_nomenclature.csv"  # where aws_router.DEFAULT_NOMENCLATURE looks
-_FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 
 def router_entries(root: Path = REPO_ROOT) -> dict[str, Path]:
@@ -52,14 +50,7 @@ def router_entries(root: Path = REPO_ROOT) -> dict[str, Path]:
 
 def build_router_zip(out: Path, root: Path = REPO_ROOT) -> tuple[Path, str]:
     """Write the zip to `out`; returns (path, sha256 hex of its bytes)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, path in sorted(router_entries(root).items()):
-            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
-            info.external_attr = 0o644 << 16  # readable by the Lambda runtime's user
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
-    return out, hashlib.sha256(out.read_bytes()).hexdigest()
+    return write_lambda_zip(out, router_entries(root))
 
 
 def code_key(sha256: str, prefix: str = "serving/router/") -> str:
