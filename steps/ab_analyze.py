@@ -30,17 +30,15 @@ NO_EXPERIMENT = "no-experiment"
 
 def earlier_looks(plan_dir: Path) -> list[dict]:
     """looks.jsonl (the CLI's) and looks/*/analysis.json (this job's), as look records."""
-    from pipelines.monitoring.plans import LOOKS_FILE, read_looks
+    from pipelines.monitoring.plans import LOOKS_FILE, look_record, read_looks
 
     looks = read_looks(plan_dir / LOOKS_FILE)
     for path in sorted(plan_dir.glob("looks/*/analysis.json")):
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            print(f"{PROGRAM}: {path} is not JSON; left out of the history", file=sys.stderr)
+        record = look_record(path.read_text(encoding="utf-8"))
+        if record is None:
+            print(f"{PROGRAM}: {path} is not a look record; left out of the history", file=sys.stderr)
             continue
-        if isinstance(record, dict):
-            looks.append(record)
+        looks.append(record)
     return looks
 
 

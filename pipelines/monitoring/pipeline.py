@@ -152,11 +152,15 @@ def get_pipeline(
             s3_uri=source, local_path=destination, s3_data_type="S3Prefix", s3_input_mode="File",
             s3_data_distribution_type="FullyReplicated"))
 
-    processor = Processor(
-        role=role, image_uri=job_image, instance_type=instance_type, instance_count=1,
-        base_job_name=f"{prefix}-analyze", entrypoint=["python3", f"{PROCESSING_CODE_DIR}/steps/ab_analyze.py"],
-        env={"PYTHONPATH": PROCESSING_CODE_DIR, "PYTHONUNBUFFERED": "1"}, sagemaker_session=session,
-    )
+    def job_processor(script: str, job_name: str) -> Processor:
+        """A Processor running one of the bundle's steps/ scripts (both jobs share image, size and environment)."""
+        return Processor(
+            role=role, image_uri=job_image, instance_type=instance_type, instance_count=1,
+            base_job_name=f"{prefix}-{job_name}", entrypoint=["python3", f"{PROCESSING_CODE_DIR}/steps/{script}"],
+            env={"PYTHONPATH": PROCESSING_CODE_DIR, "PYTHONUNBUFFERED": "1"}, sagemaker_session=session,
+        )
+
+    processor = job_processor("ab_analyze.py", "analyze")
     report = PropertyFile(name="AnalysisReport", output_name="analysis", path=ANALYSIS_FILE)
     analyze = ProcessingStep(
         name=STEP_NAME,
@@ -173,11 +177,7 @@ def get_pipeline(
         ),
         property_files=[report],
     )
-    drift_processor = Processor(
-        role=role, image_uri=job_image, instance_type=instance_type, instance_count=1,
-        base_job_name=f"{prefix}-drift", entrypoint=["python3", f"{PROCESSING_CODE_DIR}/steps/monitor.py"],
-        env={"PYTHONPATH": PROCESSING_CODE_DIR, "PYTHONUNBUFFERED": "1"}, sagemaker_session=session,
-    )
+    drift_processor = job_processor("monitor.py", "drift")
     drift_report = PropertyFile(name="DriftReport", output_name="drift", path=DRIFT_FILE)
     drift = ProcessingStep(
         name=DRIFT_STEP_NAME,

@@ -133,15 +133,18 @@ def read_looks(path: Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         return []
-    looks = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            looks.append(record)
-    return looks
+    records = (look_record(line) for line in path.read_text(encoding="utf-8").splitlines())
+    return [record for record in records if record is not None]
+
+
+def look_record(text: str | bytes) -> dict | None:
+    """One look as recorded (a JSON object), or None for text that is not one (a truncated or foreign write):
+    the one rule for every place looks are read from (looks.jsonl, the pipeline's analysis.json files, S3)."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 class S3PlanMirror:
@@ -168,12 +171,8 @@ class S3PlanMirror:
             for item in page.get("Contents", []):
                 if not item["Key"].endswith("/analysis.json"):
                     continue
-                body = self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
-                try:
-                    record = json.loads(body)
-                except ValueError:
-                    continue
-                if isinstance(record, dict):
+                record = look_record(self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read())
+                if record is not None:
                     looks.append(record)
         return looks
 
