@@ -35,7 +35,7 @@ from pipelines.serving.routing import Router, RoutingError, routing_key_from
 from pipelines.serving.weights import WeightsStore
 from steps.hsml import hierarchy
 from steps.hsml.cli_errors import UsageError
-from steps.hsml.hs_codes import HSCodeNormalizer, load_hs_descriptions
+from steps.hsml.hs_codes import HSCodeNormalizer, load_hs_levels
 from steps.hsml.serving.inference import MAX_EXPLAINED_ROWS, parse_descriptions, wants_explanation
 
 log = logging.getLogger(__name__)
@@ -117,8 +117,9 @@ class KnownIds:
 
 
 def load_hs_texts(nomenclature) -> dict[str, str]:
-    """Code of every level (chapters, headings, subheadings) -> its official HS 2022 text."""
-    return {code: text for level in ("2", "4", "6") for code, text in load_hs_descriptions(nomenclature, level).items()}
+    """Code of every level (chapters, headings, subheadings) -> its official HS 2022 text (one read of the file)."""
+    by_level = load_hs_levels(nomenclature, ("2", "4", "6"))
+    return {code: text for codes in by_level.values() for code, text in codes.items()}
 
 
 def _ranked(codes, probabilities) -> list[tuple[str, float]]:

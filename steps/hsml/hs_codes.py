@@ -47,6 +47,11 @@ def load_hs_descriptions(reference: str | Path, level: str) -> dict[str, str]:
     `reference` is the CSV itself or a directory holding `hs2022_nomenclature.csv` (the processing job's
     --reference-dir).
     """
+    return load_hs_levels(reference, (level,))[level]
+
+
+def load_hs_levels(reference: str | Path, levels: tuple[str, ...] = ("2", "4", "6")) -> dict[str, dict[str, str]]:
+    """Each of `levels` -> {code: description}, from one pass over the nomenclature (see load_hs_descriptions)."""
     path = Path(reference)
     if path.is_dir():
         path = path / NOMENCLATURE_FILE
@@ -55,11 +60,16 @@ def load_hs_descriptions(reference: str | Path, level: str) -> dict[str, str]:
             f"HS 2022 nomenclature not found at {path}: pass --reference-dir pointing to a folder with "
             f"{NOMENCLATURE_FILE} (the repository ships it as data/{NOMENCLATURE_FILE})"
         )
+    by_level: dict[str, dict[str, str]] = {level: {} for level in levels}
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        codes = {row["hscode"]: row["description"] for row in csv.DictReader(handle) if row["level"] == level}
-    if not codes:
-        raise UsageError(f"{path}: no level-{level} rows; expected columns section,hscode,description,parent,level")
-    return codes
+        for row in csv.DictReader(handle):
+            if row["level"] in by_level:
+                by_level[row["level"]][row["hscode"]] = row["description"]
+    for level, codes in by_level.items():
+        if not codes:
+            raise UsageError(f"{path}: no level-{level} rows; "
+                             "expected columns section,hscode,description,parent,level")
+    return by_level
 
 
 class HSCodeNormalizer:

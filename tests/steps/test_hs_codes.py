@@ -2,7 +2,7 @@ import pytest
 
 from pipelines.settings import HS2022_NOMENCLATURE
 from steps.hsml.cli_errors import UsageError
-from steps.hsml.hs_codes import HSCodeNormalizer, load_hs6_codes
+from steps.hsml.hs_codes import HSCodeNormalizer, load_hs6_codes, load_hs_descriptions, load_hs_levels
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +71,19 @@ def test_a_heading_suggests_its_subheadings(code_normalizer):
 def test_missing_reference_says_where_to_point(tmp_path):
     with pytest.raises(UsageError, match="--reference-dir"):
         load_hs6_codes(tmp_path)
+
+
+def test_all_levels_come_from_one_read_and_match_each_level_on_its_own():
+    by_level = load_hs_levels(HS2022_NOMENCLATURE)
+    assert {level: len(codes) for level, codes in by_level.items()} == {"2": 97, "4": 1229, "6": 5613}
+    for level in ("2", "4", "6"):
+        assert by_level[level] == load_hs_descriptions(HS2022_NOMENCLATURE, level)
+    assert by_level["4"]["6109"].lower().startswith("t-shirts")
+
+
+def test_a_level_missing_from_the_file_is_named(tmp_path):
+    path = tmp_path / "hs2022_nomenclature.csv"
+    path.write_text("section,hscode,description,parent,level\nI,01,Animals; live,TOTAL,2\n", encoding="utf-8")
+    assert load_hs_levels(path, ("2",)) == {"2": {"01": "Animals; live"}}
+    with pytest.raises(UsageError, match="no level-4 rows"):
+        load_hs_levels(tmp_path)

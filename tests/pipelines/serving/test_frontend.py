@@ -300,6 +300,25 @@ class LevelsBackend(ScriptedBackend):
         return InvokeResult(json.dumps({"predictions": entries}).encode(), JSON, f"{variant}-v1")
 
 
+def test_hs_texts_read_the_nomenclature_once_and_hold_every_level(monkeypatch):
+    import csv
+    import pathlib
+
+    from pipelines.serving.frontend import load_hs_texts
+    from pipelines.settings import HS2022_NOMENCLATURE
+
+    with HS2022_NOMENCLATURE.open(encoding="utf-8-sig", newline="") as handle:
+        expected = {row["hscode"]: row["description"] for row in csv.DictReader(handle)
+                    if row["level"] in ("2", "4", "6")}
+    opened = []
+    real_open = pathlib.Path.open
+    monkeypatch.setattr(pathlib.Path, "open", lambda self, *a, **k: opened.append(self) or real_open(self, *a, **k))
+    texts = load_hs_texts(HS2022_NOMENCLATURE)
+    assert opened == [HS2022_NOMENCLATURE]  # serving start-up: one pass, not one per level
+    assert texts == expected and len(texts) == 97 + 1229 + 5613
+    assert texts["61"].lower().startswith("apparel") and texts["6109"].lower().startswith("t-shirts")
+
+
 def test_the_answer_falls_back_to_the_heading_and_a_vague_row_is_too_vague(make):
     from pipelines.serving.frontend import load_hs_texts
     from pipelines.settings import HS2022_NOMENCLATURE
