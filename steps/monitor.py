@@ -122,14 +122,16 @@ def monitor_job(args) -> int:
                                     out_dir=args.output_dir, group=args.group, publish=publish,
                                     models_info={v: model_info(folder) for v, folder in folders.items()})
             for variant, summary in report.variants.items():
-                print(f"{PROGRAM}: variant {variant}: {summary['reason']}")
+                print(f"{PROGRAM}: variant {variant}: {summary['reason']}; {summary['other_version_records']} "
+                      "records of another model version left out")
         else:
             report = check_model_dir(model_dir_of(args.model_dir, Path(scratch)), args.capture_dir,
                                      endpoint=args.endpoint_name, variant=args.variant or "champion", since=since,
                                      out_dir=args.output_dir, group=args.group, publish=publish)
     result = report.result
     print(f"{PROGRAM}: drift {result['drift']}: {result['reason']}; window {report.window['rows']} rows, "
-          f"{report.window['bad_lines']} bad lines, {report.window['other_files']} other files skipped")
+          f"{report.window['bad_lines']} bad lines, {report.window['other_files']} other files, "
+          f"{report.window['other_version_records']} records of another model version skipped")
     return 0
 
 

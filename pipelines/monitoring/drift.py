@@ -6,7 +6,10 @@
 The window is what `hscode serve` (or the SageMaker endpoint) captured for one endpoint and variant since a
 time: each described row with its prediction. What is not usable is counted and skipped, never guessed at:
 lines that are not capture records (a truncated write), rows without a text description or with an error
-answer, and files of other endpoints or variants under the same root.
+answer, and files of other endpoints or variants under the same root. Given the model's version, only the
+records that version answered count (eventMetadata.modelVersion, which the front end writes from what the
+variant serves): after a deploy the window still holds the previous model's traffic, which its baseline does
+not describe.
 
 The metric: namespace HSMLOps/Drift, name KLDivergence, dimension ModelPackageGroup = the model's group, value =
 detect()'s max over features of kl / threshold (drift iff > 1). The CloudWatch alarm of
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,6 +55,12 @@ class Window:
     unusable_rows: int = 0  # no text description, or an error answer
     other_files: int = 0  # files of other endpoints / variants under the root
     bad_line_examples: list[str] = field(default_factory=list)
+    model_version: str | None = None  # only this version's records count; None: every record
+    other_versions: Counter = field(default_factory=Counter)  # version that answered -> records left out
+
+    @property
+    def other_version_records(self) -> int:
+        return sum(self.other_versions.values())
 
     @property
     def n(self) -> int:
@@ -59,20 +69,22 @@ class Window:
     def counts(self) -> dict:
         return {"rows": self.n, "requests": self.requests, "files": self.files, "bad_lines": self.bad_lines,
                 "unusable_rows": self.unusable_rows, "other_files": self.other_files,
-                "bad_line_examples": self.bad_line_examples}
+                "bad_line_examples": self.bad_line_examples, "model_version": self.model_version,
+                "other_version_records": self.other_version_records, "other_versions": dict(self.other_versions)}
 
 
 def select_window(capture_root: str | Path, *, endpoint: str = DEFAULT_ENDPOINT, variant: str = DEFAULT_VARIANT,
-                  since: datetime | None = None, until: datetime | None = None) -> Window:
+                  since: datetime | None = None, until: datetime | None = None,
+                  model_version: str | None = None) -> Window:
     """Every usable (description, prediction) row captured for endpoint/variant with inference time in
-    [since, until)."""
+    [since, until), answered by `model_version` when given (records of other versions are counted, not used)."""
     root = Path(capture_root)
     if not root.is_dir():
         raise UsageError(f"capture dir {root} does not exist: give the capture root `hscode serve` writes "
                          "(--capture-dir, default $HSCODE_HOME/capture)")
     since = _utc(since)
     until = _utc(until)
-    window = Window()
+    window = Window(model_version=model_version)
     for name, variant_name, path in capture_files(root, since=since, until=until):
         if (name, variant_name) != (endpoint, variant):
             window.other_files += 1
@@ -90,6 +102,9 @@ def select_window(capture_root: str | Path, *, endpoint: str = DEFAULT_ENDPOINT,
                 continue
             if (since and captured.inference_time < since) or (until and captured.inference_time >= until):
                 continue
+            if model_version is not None and captured.model_version != model_version:
+                window.other_versions[_version_name(captured.model_version)] += 1
+                continue
             window.requests += 1
             for _, description, prediction in captured.rows():
                 if (isinstance(description, str) and description.strip() and isinstance(prediction, dict)
@@ -99,6 +114,10 @@ def select_window(capture_root: str | Path, *, endpoint: str = DEFAULT_ENDPOINT,
                 else:
                     window.unusable_rows += 1
     return window
+
+
+def _version_name(version) -> str:
+    return "(none)" if version in (None, "") else str(version)
 
 
 def _utc(when: datetime | None) -> datetime | None:
@@ -185,20 +204,24 @@ def check_drift(model_ref: str, capture_root: str | Path, *, endpoint: str = DEF
                 variant: str = DEFAULT_VARIANT, since: datetime | None = None, out_dir: str | Path | None = None,
                 group: str | None = None, publish: tuple[str, ...] = ("local",), region: str | None = None,
                 cloudwatch_client=None) -> DriftReport:
-    """Resolve the model as `hscode serve` does, then check_model_dir."""
+    """Resolve the model as `hscode serve` does (so its version is the one serve captures), then check_model_dir
+    over that version's records."""
     model_dir, source = load_model(model_ref, group)
     return check_model_dir(model_dir, capture_root, endpoint=endpoint, variant=variant, since=since,
                            out_dir=out_dir, group=group, publish=publish, region=region,
                            cloudwatch_client=cloudwatch_client,
-                           model={"ref": model_ref, "version": source.model_version})
+                           model={"ref": model_ref, "version": source.model_version},
+                           model_version=source.model_version)
 
 
 def check_model_dir(model_dir: Path, capture_root: str | Path, *, endpoint: str = DEFAULT_ENDPOINT,
                     variant: str = DEFAULT_VARIANT, since: datetime | None = None, out_dir: str | Path | None = None,
                     group: str | None = None, publish: tuple[str, ...] = ("local",), region: str | None = None,
-                    cloudwatch_client=None, model: dict | None = None) -> DriftReport:
+                    cloudwatch_client=None, model: dict | None = None,
+                    model_version: str | None = None) -> DriftReport:
     """The model dir's baseline vs the window: detect, write drift.json + the plot, publish (what
-    steps/monitor.py runs inside a Processing job)."""
+    steps/monitor.py runs inside a Processing job). `model_version`: the version capture records name this
+    model by; only its records count. None (a model whose served version is unknown): every record counts."""
     from steps.hsml.drift import detect, plot_drift
     from steps.hsml.drift_baseline import load_baseline, row_features
     from steps.hsml.encoder import TextEncoder
@@ -207,7 +230,7 @@ def check_model_dir(model_dir: Path, capture_root: str | Path, *, endpoint: str 
     model = model or {"ref": str(model_dir), "version": model_dir.name}
     baseline = load_baseline(model_dir)  # UsageError for a model exported without one
     encoder = TextEncoder.load(model_dir / "encoder.json")
-    window = select_window(capture_root, endpoint=endpoint, variant=variant, since=since)
+    window = select_window(capture_root, endpoint=endpoint, variant=variant, since=since, model_version=model_version)
     rows = row_features(window.descriptions, window.predictions, encoder)
     result = detect(baseline, rows)
     group = group or settings.DEFAULT_MODEL_PACKAGE_GROUP
@@ -237,7 +260,8 @@ def nothing_deployed(out_dir: str | Path, models_dir: str | Path) -> DriftReport
     result = {"drift": False, "n": 0, "features": {}, "metric": {"name": METRIC_NAME, "value": None},
               "reason": f"no model deployed yet ({models_dir} holds no champion/ or challenger/ folder): nothing "
                         "to check, no metric"}
-    report = DriftReport(result=result, window={"rows": 0, "bad_lines": 0, "other_files": 0}, model={},
+    report = DriftReport(result=result, window={"rows": 0, "bad_lines": 0, "other_files": 0,
+                                                "other_version_records": 0}, model={},
                          out_dir=str(out), published=[])
     (out / DRIFT_FILE).write_text(json.dumps(report.to_dict(), indent=2, default=str), encoding="utf-8")
     return report
@@ -277,10 +301,13 @@ def check_variants(models: dict[str, Path], capture_root: str | Path, *, endpoin
     reports = {}
     for variant, model_dir in sorted(models.items()):
         info = (models_info or {}).get(variant) or {}
+        # model.json's version is the deployed-variants one the router captures; without it, no filter
+        version = str(info["model_version"]) if info.get("model_version") not in (None, "") else None
         model = {"ref": info.get("model_package_arn") or str(model_dir),
-                 "version": str(info.get("model_version") or Path(model_dir).name), "variant": variant}
+                 "version": version or Path(model_dir).name, "variant": variant}
         reports[variant] = check_model_dir(model_dir, capture_root, endpoint=endpoint, variant=variant, since=since,
-                                           out_dir=out / variant, group=group, publish=(), model=model)
+                                           out_dir=out / variant, group=group, publish=(), model=model,
+                                           model_version=version)
     measured = {v: r for v, r in reports.items() if (r.result.get("metric") or {}).get("value") is not None}
     worst_variant = max(measured, key=lambda v: measured[v].result["metric"]["value"]) if measured else \
         max(reports, key=lambda v: reports[v].window["rows"])
@@ -289,7 +316,8 @@ def check_variants(models: dict[str, Path], capture_root: str | Path, *, endpoin
     published = publish_datum(datum, publish, cloudwatch_client=cloudwatch_client, region=region) if datum else []
     result = {**worst.result, "drift": any(r.result["drift"] for r in reports.values()), "variant": worst_variant}
     variants = {v: {"drift": r.result["drift"], "n": r.result["n"], "metric": r.result["metric"]["value"],
-                    "reason": r.result["reason"], "model": r.model, "out_dir": r.out_dir}
+                    "reason": r.result["reason"], "model": r.model, "out_dir": r.out_dir,
+                    "other_version_records": r.window["other_version_records"]}
                 for v, r in reports.items()}
     report = VariantsReport(result=result, window=worst.window, model=worst.model, out_dir=str(out),
                             published=published, variants=variants)
@@ -304,7 +332,9 @@ def summary(report: DriftReport) -> str:
     result, window = report.result, report.window
     lines = [f"model {report.model['ref']} (version {report.model['version']}, group {report.model['group']}); "
              f"window {window['endpoint']}/{window['variant']}"
-             + (f" since {window['since']}" if window["since"] else "") + f": {window['rows']} rows"]
+             + (f" since {window['since']}" if window["since"] else "")
+             + (f", version {window['model_version']} only" if window.get("model_version") else "")
+             + f": {window['rows']} rows"]
     if result.get("metric", {}).get("value") is None:
         lines.append(f"{result.get('reason') or 'not enough data (n < min)'}: no verdict, no metric published")
     else:
@@ -316,7 +346,10 @@ def summary(report: DriftReport) -> str:
     skipped = [f"{window['bad_lines']} lines that are not capture records" if window["bad_lines"] else "",
                f"{window['unusable_rows']} rows without a text description or with an error answer"
                if window["unusable_rows"] else "",
-               f"{window['other_files']} files of other endpoints/variants" if window["other_files"] else ""]
+               f"{window['other_files']} files of other endpoints/variants" if window["other_files"] else "",
+               f"{window['other_version_records']} records answered by another model version "
+               f"({', '.join(f'{v}: {n}' for v, n in sorted(window['other_versions'].items()))})"
+               if window.get("other_version_records") else ""]
     if any(skipped):
         lines.append("skipped: " + "; ".join(s for s in skipped if s))
     lines.append(f"wrote {Path(report.out_dir) / DRIFT_FILE}"

@@ -12,6 +12,9 @@ from pipelines.monitoring import drift
 from pipelines.serving.capture import capture_prefix, capture_record
 from tests.pipelines.monitoring.synthetic import ENDPOINT, WHEN, request_record, write_lines
 
+# What capture names a model served from a folder called model/ (model_host.resolve_model: a folder's name), which
+# is what fake_model_dir's callers serve; the drift check counts only that version's records.
+SERVED_AS = "model"
 WORDS = ("cotton", "shirt", "steel", "bolt", "leather", "bag", "wooden", "chair", "laptop", "rubber", "shoe")
 
 
@@ -19,19 +22,21 @@ def _hour_dir(root, variant, when=WHEN):
     return root / capture_prefix(ENDPOINT, variant, when)
 
 
-def _request(descriptions, codes, when, request_id):
+def _request(descriptions, codes, when, request_id, model_version=SERVED_AS):
     predictions = [{"codes": [code, "999999"], "probabilities": [0.8, 0.2]} for code in codes]
     return json.dumps(capture_record(request_body=json.dumps({"instances": descriptions}).encode(),
                                      request_content_type="application/json",
                                      response_body=json.dumps({"predictions": predictions}).encode(),
-                                     inference_id=request_id, model_version="1", latency_ms=1.0, when=when))
+                                     inference_id=request_id, model_version=model_version, latency_ms=1.0,
+                                     when=when))
 
 
-def write_traffic(root, n, *, words=WORDS, codes=("610910", "420221", "940161"), seed=3, variant="champion"):
+def write_traffic(root, n, *, words=WORDS, codes=("610910", "420221", "940161"), seed=3, variant="champion",
+                  model_version=SERVED_AS, file_name="00-00-000-abcdef01.jsonl"):
     rng = random.Random(seed)
     lines = [_request([" ".join(rng.choice(words) for _ in range(rng.randint(2, 6)))], [rng.choice(codes)],
-                      WHEN + timedelta(seconds=i), f"r{seed}-{i}") for i in range(n)]
-    write_lines(_hour_dir(root, variant) / "00-00-000-abcdef01.jsonl", lines)
+                      WHEN + timedelta(seconds=i), f"r{seed}-{i}", model_version) for i in range(n)]
+    write_lines(_hour_dir(root, variant) / file_name, lines)
 
 
 def test_window_counts_and_skips_what_it_cannot_use(tmp_path):
@@ -49,6 +54,22 @@ def test_window_counts_and_skips_what_it_cannot_use(tmp_path):
 
     later = drift.select_window(root, endpoint=ENDPOINT, variant="champion", since=WHEN + timedelta(minutes=1))
     assert later.n == 1 and later.predictions[0]["codes"][0] == "420221"
+
+
+def test_window_counts_only_the_version_asked_for_and_reports_the_rest(tmp_path):
+    root = tmp_path / "capture"
+    old, new = (_request([f"item {i}"], ["610910"], WHEN + timedelta(seconds=i), f"r{i}", version)
+                for i, version in ((0, "3"), (1, "4")))
+    unnamed = json.loads(_request(["item 2"], ["610910"], WHEN + timedelta(seconds=2), "r2"))
+    del unnamed["eventMetadata"]["modelVersion"]  # a record no model version can claim
+    write_lines(_hour_dir(root, "champion") / "00-00-000-aaaaaaaa.jsonl", [old, new, old, json.dumps(unnamed)])
+
+    window = drift.select_window(root, endpoint=ENDPOINT, variant="champion", model_version="4")
+    assert window.descriptions == ["item 1"] and window.requests == 1
+    assert window.other_versions == {"3": 2, "(none)": 1} and window.other_version_records == 3
+    assert window.counts()["other_version_records"] == 3 and window.counts()["model_version"] == "4"
+    everything = drift.select_window(root, endpoint=ENDPOINT, variant="champion")  # version unknown: no filter
+    assert everything.n == 4 and everything.other_version_records == 0
 
 
 def test_window_of_a_missing_root_is_a_usage_error(tmp_path):
@@ -195,9 +216,64 @@ def test_registry_ref_resolves_as_serve_does_and_the_group_is_the_dimension(home
     registry = LocalRegistry()
     registry.register("drift-group", f"s3://hs-mlops-artifacts/{key}", metrics={"accuracy": 0.5}, execution_id="e")
     registry.approve(1, group="drift-group", by="test", reason="first")
-    write_traffic(tmp_path / "capture", 300)
+    write_traffic(tmp_path / "capture", 300, model_version="1")
     status, out, _ = _run(capsys, "--model", "latest-approved", "--group", "drift-group", "--capture",
                           tmp_path / "capture", "--out", tmp_path / "o", "--json")
     report = json.loads(out)
     assert status == 0 and report["model"]["version"] == "1" and report["model"]["group"] == "drift-group"
     assert json.loads(drift.local_metrics_file(home).read_text())["Dimensions"][0]["Value"] == "drift-group"
+
+
+def _register(home, model_dir, group, versions):
+    """`versions` approved versions of the same model in the local registry (the latest is what serve serves)."""
+    import tarfile
+
+    from pipelines.registry import LocalRegistry
+
+    registry = LocalRegistry()
+    for number in range(1, versions + 1):
+        key = f"hs-code-pipeline/drift-{number}/model.tar.gz"
+        target = home / "store" / "hs-mlops-artifacts" / key
+        target.parent.mkdir(parents=True)
+        with tarfile.open(target, "w:gz") as archive:
+            for path in model_dir.rglob("*"):
+                archive.add(path, arcname=str(path.relative_to(model_dir)))
+        registry.register(group, f"s3://hs-mlops-artifacts/{key}", metrics={"accuracy": 0.5}, execution_id=f"e{number}")
+        registry.approve(number, group=group, by="test", reason="deployed")
+
+
+def test_after_a_deploy_the_previous_versions_traffic_is_left_out_and_counted(home, tmp_path, model_dir):
+    """Version 2 replaced version 1 inside the window: version 1's (shifted) traffic would be drift against
+    version 2's baseline if it counted; only version 2's records are compared, and the rest is reported."""
+    _register(home, model_dir, "drift-group", versions=2)
+    write_traffic(tmp_path / "capture", 300, words=("quantum", "flux", "capacitor", "zeolite"), codes=("850440",),
+                  model_version="1", file_name="00-00-000-aaaaaaaa.jsonl")
+    write_traffic(tmp_path / "capture", 300, seed=4, model_version="2", file_name="30-00-000-bbbbbbbb.jsonl")
+
+    report = drift.check_drift("latest-approved", tmp_path / "capture", group="drift-group", out_dir=tmp_path / "o")
+    assert report.model["version"] == "2" and report.result["drift"] is False and report.result["n"] == 300
+    written = json.loads((tmp_path / "o" / "drift.json").read_text())["window"]
+    assert (written["model_version"], written["rows"], written["requests"]) == ("2", 300, 300)
+    assert written["other_version_records"] == 300 and written["other_versions"] == {"1": 300}
+    text = drift.summary(report)
+    assert "version 2 only: 300 rows" in text and "300 records answered by another model version (1: 300)" in text
+
+
+def test_each_variant_counts_its_deployed_version_only_and_the_job_log_says_what_it_left_out(home, tmp_path,
+                                                                                             capsys):
+    from steps import monitor
+
+    models = tmp_path / "models"
+    fake_model_dir(models / "champion")  # a variant folder as the deploy writes it, the model already extracted
+    (models / "champion" / "model.json").write_text(json.dumps({"model_package_arn": "arn:x", "model_version": 5}))
+    write_traffic(tmp_path / "capture", 120, model_version="5", file_name="00-00-000-aaaaaaaa.jsonl")
+    write_traffic(tmp_path / "capture", 40, seed=5, model_version="4", file_name="00-00-000-bbbbbbbb.jsonl")
+
+    assert monitor.main(["--model-dir", str(models), "--capture-dir", str(tmp_path / "capture"),
+                         "--output-dir", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "drift.json").read_text())
+    assert report["result"]["n"] == 120 and report["variants"]["champion"]["other_version_records"] == 40
+    assert report["window"]["other_versions"] == {"4": 40}
+    out = capsys.readouterr().out
+    assert "variant champion: " in out and "40 records of another model version left out" in out
+    assert "40 records of another model version skipped" in out
