@@ -165,7 +165,7 @@ def test_the_drift_job_runs_from_its_bundle_alone(tmp_path):
     # The models prefix as the deploy writes it: champion/model.tar.gz + model.json; drifted traffic.
     models = tmp_path / "models"
     pack(fake_model_dir(tmp_path / "model"), models / "champion" / "model.tar.gz")
-    (models / "champion" / "model.json").write_text(json.dumps({"model_package_arn": "arn:x", "model_version": "7"}))
+    (models / "champion" / "model.json").write_text(json.dumps({"model_package_arn": "arn:x", "model_version": "1"}))
     (models / SEED_OBJECT).write_bytes(b"")
     write_served_traffic(tmp_path / "capture", 200, words=("quantum", "flux", "capacitor", "zeolite"))
     checked = run(["--model-dir", str(models), "--capture-dir", str(tmp_path / "capture"), "--output-dir",
@@ -173,7 +173,7 @@ def test_the_drift_job_runs_from_its_bundle_alone(tmp_path):
     assert checked.returncode == 0, checked.stderr
     report = json.loads((tmp_path / "out" / "drift.json").read_text())
     assert report["result"]["drift"] is True and report["result"]["n"] == 200
-    assert report["variants"]["champion"]["model"]["version"] == "7"
+    assert report["variants"]["champion"]["model"]["version"] == "1"  # the version the traffic was served by
     (datum,) = [json.loads(line) for line in local_metrics_file(tmp_path / "home").read_text().splitlines()]
     assert datum["Value"] == report["result"]["metric"]["value"] > 1
     assert datum["Dimensions"] == [{"Name": "ModelPackageGroup", "Value": "g"}]
