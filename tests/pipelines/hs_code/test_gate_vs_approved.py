@@ -1,9 +1,13 @@
 """The quality gate against the approved model, on the local runner with the real definition: an approved model
 exists (approved through the registry, which writes the pointer Evaluate reads), a clearly worse candidate is
-trained, and the execution fails with both numbers in its message and registers nothing."""
+trained, and the execution fails with both numbers in its message and registers nothing.
+
+The candidate is the one-epoch model the session's shared first execution trained and registered as version 1
+(tests/pipelines/conftest.py: `first_run`): in a copy of its home, a strong model is approved as version 2 and the
+same data is run again, so Preprocess and Tune are cache hits and Evaluate compares that candidate with version 2.
+"""
 from __future__ import annotations
 
-import io
 import json
 
 import pandas as pd
@@ -12,26 +16,16 @@ import pytest
 from pipelines import settings
 from pipelines.hs_code import PIPELINE_MODULE
 from pipelines.local import records as rec
-from pipelines.local.build import build_local_definition
 from pipelines.local.pipeline_module import PipelineModule
-from pipelines.local.progress import Console
-from pipelines.local.runner import LocalRunner
 from pipelines.local.store import ArtifactStore
 from pipelines.local.summary import ExecutionView
 from pipelines.registry import LocalRegistry
+from tests.pipelines.conftest import SLICE_PARAMETERS, tiny_slice
 
-DATA_URI = "s3://hscode-artifacts/tests/gate/training-data/"
 GROUP = settings.DEFAULT_MODEL_PACKAGE_GROUP
 
 
-def _rows(codes: int = 6, per_code: int = 25) -> pd.DataFrame:
-    data = pd.read_csv(settings.BUNDLED_DATASET, dtype=str, keep_default_na=False)
-    data = data[data["split"] != "train_nomenclature"]
-    top = data["hs_code"].value_counts().index[:codes]
-    return data[data["hs_code"].isin(top)].groupby("hs_code", group_keys=False).head(per_code)
-
-
-def _approve_a_strong_model(home, rows: pd.DataFrame) -> float:
+def _approve_a_strong_model(home, rows: pd.DataFrame) -> LocalRegistry:
     """A model trained on every row (test rows included, for a large margin), registered and approved."""
     from steps.hsml.encoder import TextEncoder
     from steps.hsml.export import pack_model_dir
@@ -51,33 +45,30 @@ def _approve_a_strong_model(home, rows: pd.DataFrame) -> float:
 
 
 @pytest.mark.slow
-def test_a_clearly_worse_candidate_fails_the_gate_with_both_numbers_and_registers_nothing(tmp_path, monkeypatch):
+def test_a_clearly_worse_candidate_fails_the_gate_with_both_numbers_and_registers_nothing(first_run, tmp_path,
+                                                                                          monkeypatch):
     home = tmp_path / "home"
-    monkeypatch.setenv("HSCODE_HOME", str(home))
-    rows = _rows()
-    build = build_local_definition(home, PipelineModule.load(PIPELINE_MODULE), search_space="quick",
-                                   static_hyperparameters={"epochs": "1", "patience": "1"})
+    runner, out = first_run.continue_in(home, monkeypatch)
     store = ArtifactStore.under(home)
-    store.put_bytes(DATA_URI + "batch.csv", rows.to_csv(index=False).encode())
-    registry = _approve_a_strong_model(home, rows)
-    out = io.StringIO()
-    runner = LocalRunner(build.definition, home, Console(stream=out), pipeline_name=build.pipeline_name)
+    registry = _approve_a_strong_model(home, tiny_slice())  # the rows the first execution read
+    assert [(v.version, v.status) for v in registry.list_versions(GROUP)] == [
+        (1, "PendingManualApproval"), (2, "Approved")]
     # QualityThreshold 0: only the comparison with the approved model can stop this one-epoch candidate.
-    record = runner.start({"InputDataUri": DATA_URI, "MaxTuningJobs": "1", "MaxParallelTuningJobs": "1",
-                           "QualityThreshold": "0"})
+    record = runner.start({**SLICE_PARAMETERS, "QualityThreshold": "0"})
 
     assert record.status == rec.FAILED, out.getvalue()[-3000:]
+    assert record.steps["Tune"].cache_hit_from == first_run.record.execution_id  # the candidate of version 1
     assert record.steps["Register"].status == rec.SKIPPED
     comparison_uri = next(o["S3Output"]["S3Uri"] for o in
                           record.steps["Evaluate"].properties["ProcessingOutputConfig"]["Outputs"])
     comparison = json.loads(store.path_for(comparison_uri.rstrip("/") + "/comparison.json").read_text())
-    assert comparison["passed"] is False and comparison["approved_model"]["version"] == 1
+    assert comparison["passed"] is False and comparison["approved_model"]["version"] == 2
     assert comparison["approved_accuracy"] - comparison["candidate_accuracy"] > 0.03
     message = record.steps["Fail"].failure_reason
     candidate, approved = comparison["candidate_accuracy"], comparison["approved_accuracy"]
-    assert (f"HS6 top-1 {candidate:.3f} is more than 0.03 below the approved model's {approved:.3f} (version 1) "
+    assert (f"HS6 top-1 {candidate:.3f} is more than 0.03 below the approved model's {approved:.3f} (version 2) "
             f"on the same {comparison['test_rows']} test rows") in message
-    assert [v.version for v in registry.list_versions(GROUP)] == [1]  # nothing new registered
+    assert [v.version for v in registry.list_versions(GROUP)] == [1, 2]  # nothing new registered
     summary = "\n".join(PipelineModule.load(PIPELINE_MODULE).hook("summarize")(
         ExecutionView(record, runner.store, runner.definition)))
     assert f"vs approved model: HS6 top-1 {candidate:.3f} is more than 0.03 below" in summary

@@ -1,31 +1,27 @@
 """Retraining sees new data: the real definition (built offline, as `hscode pipeline run --local` does) run
 three times on the local runner over one input prefix.
 
-1. a few hundred rows: everything runs, version 1 is registered;
+1. a few hundred rows: everything runs, version 1 is registered (the session's shared first execution,
+   tests/pipelines/conftest.py: `first_run`; runs 2 and 3 go on in a copy of its home);
 2. the same data: SnapshotData and Evaluate (it reads the approved model) run, Preprocess and Tune are cache hits;
 3. one new file under the same prefix: a new snapshot hash, Preprocess runs again, and the new version
    carries the new data hash.
 """
 from __future__ import annotations
 
-import io
 import json
 
 import pandas as pd
 import pytest
 
 from pipelines import settings
-from pipelines.hs_code import PIPELINE_MODULE
 from pipelines.local import records as rec
-from pipelines.local.build import build_local_definition
-from pipelines.local.pipeline_module import PipelineModule
-from pipelines.local.progress import Console
-from pipelines.local.runner import LocalRunner
 from pipelines.local.store import ArtifactStore
 from pipelines.registry import LocalRegistry
 from steps.hsml.hashing import sha256_file
+from tests.pipelines.conftest import SLICE_PARAMETERS, SLICE_URI
 
-DATA_URI = "s3://hscode-artifacts/tests/retraining/training-data/"
+DATA_URI = SLICE_URI  # where the shared first execution read its rows
 CACHED_STEPS = ("Preprocess", "Tune")
 
 
@@ -47,17 +43,14 @@ def _snapshot_hash(record: rec.ExecutionRecord, store: ArtifactStore) -> str:
 
 
 @pytest.mark.slow
-def test_new_data_retrains_and_unchanged_data_hits_the_cache(tmp_path, monkeypatch):
+def test_new_data_retrains_and_unchanged_data_hits_the_cache(first_run, tmp_path, monkeypatch):
     home = tmp_path / "home"
-    monkeypatch.setenv("HSCODE_HOME", str(home))
-    build = build_local_definition(home, PipelineModule.load(PIPELINE_MODULE), search_space="quick",
-                                   static_hyperparameters={"epochs": "1", "patience": "1"})
+    runner, out = first_run.continue_in(home, monkeypatch)
     store = ArtifactStore.under(home)
     batch, new_rows = _real_rows()
-    store.put_bytes(DATA_URI + "batch-1.csv", batch)
-    out = io.StringIO()
-    runner = LocalRunner(build.definition, home, Console(stream=out), pipeline_name=build.pipeline_name)
-    parameters = {"InputDataUri": DATA_URI, "MaxTuningJobs": "1", "MaxParallelTuningJobs": "1", "QualityThreshold": "0"}
+    # The first execution's input is the first batch: the same rows, under DATA_URI.
+    assert store.path_for(DATA_URI + "slice.csv").read_bytes() == batch
+    parameters = dict(SLICE_PARAMETERS)
     registry = LocalRegistry(home=home)
 
     def run() -> rec.ExecutionRecord:
@@ -65,7 +58,8 @@ def test_new_data_retrains_and_unchanged_data_hits_the_cache(tmp_path, monkeypat
         assert record.status == rec.SUCCEEDED, f"{record.failure_reason}\n{out.getvalue()[-3000:]}"
         return record
 
-    first = run()
+    first = first_run.record
+    assert first.status == rec.SUCCEEDED, f"{first.failure_reason}\n{first_run.output[-3000:]}"
     assert all(first.steps[name].cache_hit_from is None for name in CACHED_STEPS)
     [v1] = registry.list_versions(settings.DEFAULT_MODEL_PACKAGE_GROUP)
     # Everything the version carries came from the definition's request: lineage and metrics.
