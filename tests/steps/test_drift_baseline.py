@@ -48,7 +48,9 @@ def test_load_baseline_names_the_fix(tmp_path):
 def test_training_exports_the_baseline_of_its_validation_rows(tmp_path_factory):
     from tests.steps.model_fixtures import small_splits, trained_model_dir
 
-    model_dir, _ = trained_model_dir(str(tmp_path_factory.mktemp("drift-model")))
+    # The one model the model tests share (model_fixtures.trained_model_dir): its own folder here would train a
+    # second one and evict the shared one from the cache, which the next user would then train again.
+    model_dir, _ = trained_model_dir(str(tmp_path_factory.getbasetemp() / "shared-model"))
     baseline = load_baseline(model_dir)
     _, validation, _ = small_splits()
     assert baseline["n"] == len(validation) and baseline["source"] == "validation split"

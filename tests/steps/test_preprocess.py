@@ -40,18 +40,24 @@ CORRUPTED_LINES = [
 ]
 
 
-@pytest.fixture
-def corrupted_csv(tmp_path):
-    path = tmp_path / "inputs" / "corrupted.csv"
+def _write_corrupted_csv(folder):
+    path = folder / "inputs" / "corrupted.csv"
     path.parent.mkdir()
     path.write_bytes(b"".join(line for line, _ in CORRUPTED_LINES))
     return path
 
 
 @pytest.fixture
-def prepared(corrupted_csv, tmp_path):
-    out = tmp_path / "out"
-    report = prepare([corrupted_csv], DATA_DIR, out, PrepareOptions(seed=1))
+def corrupted_csv(tmp_path):
+    return _write_corrupted_csv(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """The corrupted file prepared once for the module (about 2 s); the tests only read its report and outputs."""
+    folder = tmp_path_factory.mktemp("prepared")
+    out = folder / "out"
+    report = prepare([_write_corrupted_csv(folder)], DATA_DIR, out, PrepareOptions(seed=1))
     return report, out
 
 
@@ -160,8 +166,8 @@ def test_outputs_are_flat_and_readable(prepared):
     assert profile["rows"] == 6 and profile["description_chars"]["edges"][0] == 0
 
 
-def test_same_input_same_data_hash(corrupted_csv, tmp_path):
-    first = prepare([corrupted_csv], DATA_DIR, tmp_path / "a", PrepareOptions(seed=1))
+def test_same_input_same_data_hash(prepared, corrupted_csv, tmp_path):
+    first, _ = prepared  # the same bytes, prepared with the same options by another call
     second = prepare([corrupted_csv], DATA_DIR, tmp_path / "b", PrepareOptions(seed=1))
     assert first["data_sha256"] == second["data_sha256"] and first["outputs"] == second["outputs"]
 
