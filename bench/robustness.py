@@ -40,6 +40,7 @@ DATA_OPTIONS = {
     "real": ["--no-upsample"],
     "upsampled": [],  # the pipeline's Preprocess defaults (floor 5, duplicates)
     "nomenclature": ["--no-upsample", "--nomenclature", "include"],
+    "subheadings": ["--no-upsample", "--nomenclature", "subheadings"],  # + WCO HS6 and US 6-digit texts (7.6k)
 }
 
 
@@ -77,6 +78,10 @@ EXPERIMENTS = [
     Experiment("textcnn_wide_word_dropout", "upsampled", {"model_type": "textcnn", "wide": 1, "word_dropout": 0.3}),
     Experiment("dnn_nomenclature", "nomenclature", {"model_type": "dnn", "nomenclature_weight": 0.3},
                note="+30k official rows at weight 0.3 (all 5,613 codes)"),
+    Experiment("dnn_subheadings", "subheadings", {"model_type": "dnn"},
+               note="the DNN defaults + the 7.6k official subheading texts (all 5,613 codes; wide part on real rows)"),
+    Experiment("dnn_subheadings_w0.3", "subheadings", {"model_type": "dnn", "nomenclature_weight": 0.3},
+               note="as dnn_subheadings, official rows at sample weight 0.3"),
 ]
 
 

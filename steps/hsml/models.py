@@ -121,12 +121,14 @@ def _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_d
 
 
 def _outputs(inputs, features, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only,
-             output_bias=True):
-    """Every builder's outputs: the heads over its pooled features, plus the wide scores when `wide` is on."""
+             output_bias=True, wide_columns=None):
+    """Every builder's outputs: the heads over its pooled features, plus the wide scores when `wide` is on
+    (over the classes `wide_columns`, default all: WideScores.columns)."""
     wide_scores = None
     if wide:
         word_ids, ngram_ids = TrimPadding(name="trim_padding_wide")(*inputs)
-        wide_scores = WideScores(word_vocab_size, ngram_vocab_size, num_classes, name="wide_scores")(word_ids, ngram_ids)
+        wide_scores = WideScores(word_vocab_size, ngram_vocab_size, num_classes, columns=wide_columns,
+                                 name="wide_scores")(word_ids, ngram_ids)
     return _heads(features, num_classes, auxiliary_classes, wide_scores, scores_only, output_bias)
 
 
@@ -149,6 +151,9 @@ def _heads(features, num_classes, auxiliary_classes=None, wide_scores=None, scor
                                    for name, n in auxiliary_classes.items()}}
 
 
+ABSENT_SCORE = -1.0  # the wide score of a class outside WideScores.columns: the solver's score of a class with no row
+
+
 @keras.saving.register_keras_serializable(package="hsml")
 class WideScores(layers.Layer):
     """Linear class scores over the TF-IDF-weighted bag of every word and character n-gram id of the text.
@@ -160,17 +165,27 @@ class WideScores(layers.Layer):
     Training fits kernel and bias with a convex solver and freezes them (steps/hsml/wide_solver.py); `l2` is kept
     only so models saved with it still load."""
 
-    def __init__(self, word_vocab_size: int, ngram_vocab_size: int, num_classes: int, l2: float = 0.0, **kwargs):
+    def __init__(self, word_vocab_size: int, ngram_vocab_size: int, num_classes: int, l2: float = 0.0,
+                 columns: list[int] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.word_vocab_size, self.ngram_vocab_size = word_vocab_size, ngram_vocab_size
         self.num_classes, self.l2 = num_classes, l2
+        # columns: the classes the kernel covers (None: all). With the official nomenclature in training, most of
+        # the 5,613 codes have no real row, and the solver fits the wide part on real rows only, so their columns
+        # would be zeros: a [vocabulary, 5,613] kernel is ~0.8 GB. The others score ABSENT_SCORE.
+        self.columns = None if columns is None else [int(c) for c in columns]
 
     def build(self, word_ids_shape, ngram_ids_shape):
         vocabulary = self.word_vocab_size + self.ngram_vocab_size
+        width = self.num_classes if self.columns is None else len(self.columns)
         self.idf = self.add_weight(shape=(vocabulary,), initializer="ones", trainable=False, name="idf")
-        self.kernel = self.add_weight(shape=(vocabulary, self.num_classes), initializer="zeros", name="kernel",
+        self.kernel = self.add_weight(shape=(vocabulary, width), initializer="zeros", name="kernel",
                                       regularizer=keras.regularizers.L2(self.l2) if self.l2 > 0 else None)
-        self.bias = self.add_weight(shape=(self.num_classes,), initializer="zeros", name="bias")
+        self.bias = self.add_weight(shape=(width,), initializer="zeros", name="bias")
+        if self.columns is not None:  # class -> its kernel column, or the extra ABSENT_SCORE column
+            position = np.full(self.num_classes, len(self.columns), np.int32)
+            position[self.columns] = np.arange(len(self.columns), dtype=np.int32)
+            self.positions = tf.constant(position)
 
     def call(self, word_ids, ngram_ids):
         ngram_ids = tf.where(ngram_ids > 0, ngram_ids + self.word_vocab_size, 0)  # one id space: words, then n-grams
@@ -180,7 +195,11 @@ class WideScores(layers.Layer):
         # Gather only the ids present (a [B, N, classes] lookup would be mostly padding).
         present = tf.where(weights > 0)  # [M, 2] (row, position)
         rows = tf.gather(self.kernel, tf.gather_nd(ids, present)) * tf.gather_nd(weights, present)[:, None]
-        return tf.math.unsorted_segment_sum(rows, present[:, 0], tf.shape(ids)[0]) + self.bias
+        scores = tf.math.unsorted_segment_sum(rows, present[:, 0], tf.shape(ids)[0]) + self.bias
+        if self.columns is None:
+            return scores
+        absent = tf.fill([tf.shape(scores)[0], 1], tf.constant(ABSENT_SCORE, scores.dtype))
+        return tf.gather(tf.concat([scores, absent], axis=1), self.positions, axis=1)
 
     def set_idf(self, idf) -> None:
         self.idf.assign(idf)
@@ -190,7 +209,7 @@ class WideScores(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "word_vocab_size": self.word_vocab_size, "l2": self.l2,
-                "ngram_vocab_size": self.ngram_vocab_size, "num_classes": self.num_classes}
+                "ngram_vocab_size": self.ngram_vocab_size, "num_classes": self.num_classes, "columns": self.columns}
 
 
 def inverse_document_frequency(word_ids: np.ndarray, ngram_ids: np.ndarray, word_vocab_size: int,
@@ -220,7 +239,7 @@ class CalibratedSoftmax(layers.Layer):
 
 def build_textcnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngrams_per_word, embedding_dim,
                   filters, kernel_sizes, dropout, embedding_dropout, bag_of_embeddings, wide, word_dropout=0.0, output_bias=True,
-                  auxiliary_classes=None, scores_only=False, **_):
+                  auxiliary_classes=None, scores_only=False, wide_columns=None, **_):
     """Kim (2014): parallel convolutions of several widths, each max-pooled over the sequence. bag_of_embeddings
     adds the masked mean of the embeddings beside them (a fastText-like linear path, "wide and deep")."""
     inputs = _inputs(max_length, ngrams_per_word)
@@ -232,12 +251,12 @@ def build_textcnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length,
     x = layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
     x = layers.Dropout(dropout)(x)
     outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only,
-                       output_bias)
+                       output_bias, wide_columns)
     return keras.Model(inputs, outputs, name="textcnn")
 
 
 def build_lstm(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngrams_per_word, embedding_dim, units,
-               dropout, embedding_dropout, wide, word_dropout=0.0, output_bias=True, auxiliary_classes=None, scores_only=False, **_):
+               dropout, embedding_dropout, wide, word_dropout=0.0, output_bias=True, auxiliary_classes=None, scores_only=False, wide_columns=None, **_):
     """Bidirectional LSTM over the (masked) words, mean- and max-pooled."""
     inputs = _inputs(max_length, ngrams_per_word)
     x, mask = _embed(inputs, word_vocab_size, ngram_vocab_size, embedding_dim, embedding_dropout, word_dropout)
@@ -245,12 +264,12 @@ def build_lstm(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ng
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x, mask=mask), MaskedGlobalMaxPooling1D()(x, mask)])
     x = layers.Dropout(dropout)(x)
     outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only,
-                       output_bias)
+                       output_bias, wide_columns)
     return keras.Model(inputs, outputs, name="lstm")
 
 
 def build_dnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngrams_per_word, embedding_dim, units,
-              dropout, embedding_dropout, wide, word_dropout=0.0, output_bias=True, auxiliary_classes=None, scores_only=False, **_):
+              dropout, embedding_dropout, wide, word_dropout=0.0, output_bias=True, auxiliary_classes=None, scores_only=False, wide_columns=None, **_):
     """Bag of embeddings (masked mean and max) through a dense hidden layer; units=0 drops the hidden layer
     (fastText-like: pooled word + n-gram embeddings straight into the softmax, a linear model)."""
     inputs = _inputs(max_length, ngrams_per_word)
@@ -261,7 +280,7 @@ def build_dnn(num_classes, word_vocab_size, ngram_vocab_size, *, max_length, ngr
         x = layers.Dense(units, activation="relu")(x)
         x = layers.Dropout(dropout)(x)
     outputs = _outputs(inputs, x, num_classes, word_vocab_size, ngram_vocab_size, auxiliary_classes, wide, scores_only,
-                       output_bias)
+                       output_bias, wide_columns)
     return keras.Model(inputs, outputs, name="dnn")
 
 

@@ -48,6 +48,12 @@ DEFAULT_OUTPUT_DIR = "/opt/ml/processing/output"
 VAGUENESS_FILE = "vagueness.json"
 
 
+# --nomenclature: every official row (30.5k), none, or the subheadings' own texts only: the WCO HS6 descriptions
+# and the US 6-digit lines (7.6k rows, every one of the 5,613 codes), without the 24.9k US 8/10-digit lines.
+NOMENCLATURE_CHOICES = ("include", "exclude", "subheadings")
+SUBHEADING_SOURCES = frozenset({"wco_hs2022_subheading", "us_hts2025_6digit"})
+
+
 @dataclass
 class PrepareOptions:
     validation_fraction: float = 0.1
@@ -107,6 +113,13 @@ def find_inputs(paths: list[str | Path]) -> list[Path]:
     return found
 
 
+def _nomenclature_kept(choice: str, fields: dict) -> bool:
+    """Whether an official nomenclature row is kept under --nomenclature `choice`."""
+    if choice == "subheadings":
+        return fields.get("source", "") in SUBHEADING_SOURCES
+    return choice == "include"
+
+
 def _hint(split_value: str) -> str:
     value = split_value.strip().lower()
     if value in TEST_SPLITS:
@@ -140,7 +153,7 @@ def read_and_validate(files: list[Path], codes: HSCodeNormalizer, options: Prepa
                 continue
             fields = record.fields
             hint = _hint(fields.get("split", ""))
-            if hint == splitting.HINT_NOMENCLATURE and options.nomenclature == "exclude":
+            if hint == splitting.HINT_NOMENCLATURE and not _nomenclature_kept(options.nomenclature, fields):
                 tally.excluded += 1
                 continue
             problem = split_problem(fields.get("split", "")) or description_problem(fields["description"])
@@ -183,8 +196,9 @@ def prepare(inputs: list[str | Path], reference: str | Path, output_dir: str | P
             options: PrepareOptions | None = None) -> dict:
     """Run the whole preparation; returns the report (also written to output_dir/report.json)."""
     options = options or PrepareOptions()
-    if options.nomenclature not in ("include", "exclude"):
-        raise UsageError(f"--nomenclature must be include or exclude, got {options.nomenclature!r}")
+    if options.nomenclature not in NOMENCLATURE_CHOICES:
+        raise UsageError(f"--nomenclature must be one of {', '.join(NOMENCLATURE_CHOICES)}, "
+                         f"got {options.nomenclature!r}")
     if options.upsample_method not in METHODS:
         raise UsageError(f"--upsample-method must be one of {', '.join(METHODS)}, got {options.upsample_method!r}")
     started = time.perf_counter()
@@ -347,9 +361,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         help="training classes below this many rows are up-sampled to it (default %(default)s)")
     parser.add_argument("--upsample-method", choices=METHODS, default=defaults.upsample_method)
     parser.add_argument("--no-upsample", dest="upsample", action="store_false", help="turn up-sampling off")
-    parser.add_argument("--nomenclature", choices=("include", "exclude"), default=defaults.nomenclature,
-                        help="use the official nomenclature rows (split=train_nomenclature) for training; "
-                             "excluded rows are counted, not rejected (default %(default)s)")
+    parser.add_argument("--nomenclature", choices=NOMENCLATURE_CHOICES, default=defaults.nomenclature,
+                        help="use the official nomenclature rows (split=train_nomenclature) for training: all of "
+                             "them, none, or only the subheadings' own texts (the WCO HS6 descriptions and the US "
+                             "6-digit lines: every code once or twice); excluded rows are counted, not rejected "
+                             "(default %(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
 
 

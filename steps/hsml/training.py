@@ -35,10 +35,10 @@ def normalised_texts(frame: pd.DataFrame) -> list[str]:
 
 def nomenclature_sample_weights(frame: pd.DataFrame, weight: float) -> np.ndarray | None:
     """Weight `weight` for official nomenclature rows, 1 for real ones; None when every weight would be 1."""
-    if weight == 1.0 or "source" not in frame.columns:
+    official = official_rows(frame)
+    if weight == 1.0 or not official.any():
         return None
-    official = frame["source"].astype(str).str.startswith(NOMENCLATURE_SOURCE_PREFIXES).to_numpy()
-    return None if not official.any() else np.where(official, weight, 1.0).astype(np.float32)
+    return np.where(official, weight, 1.0).astype(np.float32)
 
 
 def auxiliary_targets(labels: list[str], y_train: np.ndarray) -> dict[str, tuple[int, np.ndarray]]:
@@ -73,20 +73,47 @@ def compile_model(model, hp: dict, auxiliary: dict, y_train: np.ndarray):
     return y_fit
 
 
-def fit_wide_part(layer, train_df: pd.DataFrame, train_texts: list[str], x_train, y_train: np.ndarray,
-                  sample_weight: np.ndarray | None, hp: dict, encoder, log) -> dict:
-    """The wide part's idf and weights from the training rows that are documents: up-sampled copies are left out
-    (on validation, liblinear on the real rows scores 46.3 % HS6, on the up-sampled ones 42.0 %: docs/models.md),
-    then the layer is frozen so the deep part trains on top of the fixed wide scores."""
-    from steps.hsml.models import inverse_document_frequency
-    from steps.hsml.wide_solver import fit_wide_layer
+def official_rows(frame: pd.DataFrame) -> np.ndarray:
+    """True for the official nomenclature rows (source wco_* / us_hts*)."""
+    if "source" not in frame.columns:
+        return np.zeros(len(frame), bool)
+    return frame["source"].astype(str).str.startswith(NOMENCLATURE_SOURCE_PREFIXES).to_numpy()
 
+
+def wide_rows(train_df: pd.DataFrame, train_texts: list[str]) -> np.ndarray:
+    """The rows the wide part is fitted on: real descriptions, each once. Up-sampled copies are left out (on
+    validation, liblinear on the real rows scores 46.3 % HS6, on the up-sampled ones 42.0 %: docs/models.md), and
+    so are the official nomenclature rows: liblinear one-vs-rest over their 5,613 codes did not finish in 20
+    minutes, and the deep part learns from them instead (docs/models.md, "Official nomenclature text")."""
     if "upsampled" in train_df.columns:
         documents = (train_df["upsampled"].astype(str) != "1").to_numpy()
     else:
         documents = ~pd.Series(train_texts).duplicated().to_numpy()
+    return documents & ~official_rows(train_df)
+
+
+def wide_columns(train_df: pd.DataFrame, train_texts: list[str], y_train: np.ndarray, num_classes: int):
+    """The classes WideScores keeps a kernel column for: those of its rows (`wide_rows`) when some class has
+    none (official rows in training), else None (every class, the layer's plain shape)."""
+    present = np.unique(y_train[wide_rows(train_df, train_texts)])
+    return None if len(present) == num_classes else present.tolist()
+
+
+def fit_wide_part(layer, train_df: pd.DataFrame, train_texts: list[str], x_train, y_train: np.ndarray,
+                  sample_weight: np.ndarray | None, hp: dict, encoder, log) -> dict:
+    """The wide part's idf and weights from its rows (`wide_rows`), then the layer is frozen so the deep part
+    trains on top of the fixed wide scores."""
+    from steps.hsml.models import inverse_document_frequency
+    from steps.hsml.wide_solver import fit_wide_layer, wide_ids
+
+    documents = wide_rows(train_df, train_texts)
     words, ngrams = x_train[0][documents], x_train[1][documents]
-    layer.set_idf(inverse_document_frequency(words, ngrams, encoder.word_vocab_size, encoder.ngram_vocab_size))
+    idf = inverse_document_frequency(words, ngrams, encoder.word_vocab_size, encoder.ngram_vocab_size)
+    # An id none of these rows has (a word only the nomenclature rows use) gets no weight: it has no wide weights,
+    # and it must not dilute the L2-normalised bag (so the wide part reads real text as a real-rows encoder would).
+    seen = np.zeros(len(idf), bool)
+    seen[np.unique(wide_ids(words, ngrams, encoder.word_vocab_size))] = True
+    layer.set_idf(np.where(seen, idf, 0.0).astype(np.float32))
     return fit_wide_layer(layer, words, ngrams, y_train[documents], solver=str(hp["wide_solver"]),
                           c=float(hp["wide_c"]), intercept=bool(int(hp["wide_intercept"])),
                           balanced=bool(int(hp["wide_balanced"])),
@@ -178,6 +205,7 @@ def train_model(
         ngram_vocab_size=encoder.ngram_vocab_size, ngrams_per_word=encoder.max_ngrams_per_word,
         **{**model_arguments(hp), "max_length": vectorizer.max_length},
         auxiliary_classes={name: n for name, (n, _) in auxiliary.items()} or None, scores_only=margin_loss,
+        wide_columns=wide_columns(train_df, train_texts, y_train, len(labels)) if int(hp["wide"]) else None,
     )
     sample_weight = nomenclature_sample_weights(train_df, float(hp["nomenclature_weight"]))
     if int(hp["wide"]):

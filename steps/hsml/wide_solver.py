@@ -113,7 +113,13 @@ def fit_wide_layer(layer, word_ids: np.ndarray, ngram_ids: np.ndarray, y: np.nda
 
     started = time.perf_counter()
     matrix = wide_design_matrix(word_ids, ngram_ids, layer.idf.numpy(), layer.word_vocab_size)
-    kernel, bias = fit_wide(matrix, y, layer.num_classes, solver=solver, c=c, intercept=intercept,
+    classes = layer.num_classes
+    if layer.columns is not None:  # a kernel over some classes: the solver numbers them by kernel column
+        column_of = {label: column for column, label in enumerate(layer.columns)}
+        if not set(np.unique(y).tolist()) <= column_of.keys():
+            raise ValueError("fit_wide_layer: a training row's class is not among the layer's columns")
+        y, classes = np.array([column_of[label] for label in y.tolist()], np.int64), len(layer.columns)
+    kernel, bias = fit_wide(matrix, y, classes, solver=solver, c=c, intercept=intercept,
                             balanced=balanced, sample_weight=sample_weight, seed=seed)
     load_frozen(layer, kernel, bias)
     seconds = time.perf_counter() - started

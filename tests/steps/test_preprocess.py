@@ -11,6 +11,7 @@ import pytest
 from pipelines.cli import main as hscode
 from pipelines.settings import BUNDLED_DATASET, DATA_DIR
 from steps.hsml.encoder import TextEncoder
+from steps.hsml.cli_errors import UsageError
 from steps.hsml.preparation import PrepareOptions, prepare
 from steps.hsml.prepared import read_split
 
@@ -256,6 +257,21 @@ def test_bundled_dataset(tmp_path):
     assert (train["hs_code"].str[0] == "0").any()  # leading zeros kept on the way out and back in
     assert not set(train["text"]) & set(test["text"]) and not set(validation["text"]) & set(test["text"])
     assert not set(train["text"]) & set(validation["text"])
+
+
+def test_subheadings_keeps_only_the_official_subheading_texts(tmp_path):
+    path = tmp_path / "official.csv"
+    path.write_text("description,hs_code,split,source\n"
+                    + "".join(f"cotton t-shirt {chr(97 + i)},610910,train,uk_hmrc_search_references\n" for i in range(6))
+                    + "T-shirts of cotton,610910,train_nomenclature,wco_hs2022_subheading\n"
+                    + "T-shirts and singlets; knitted,610910,train_nomenclature,us_hts2025_6digit\n"
+                    + "T-shirts; Of cotton; Men's,610910,train_nomenclature,us_hts2025_10digit\n", encoding="utf-8")
+    report = prepare([path], DATA_DIR, tmp_path / "out", PrepareOptions(nomenclature="subheadings", upsample=False))
+    train = read_split(tmp_path / "out" / "train.csv")
+    assert set(train["source"]) >= {"wco_hs2022_subheading", "us_hts2025_6digit"}
+    assert "us_hts2025_10digit" not in set(train["source"]) and report["excluded"] == 1
+    with pytest.raises(UsageError, match="subheadings"):
+        prepare([path], DATA_DIR, tmp_path / "bad", PrepareOptions(nomenclature="some"))
 
 
 def test_bundled_dataset_default_leaves_the_nomenclature_out(tmp_path):

@@ -85,3 +85,46 @@ def test_fitted_wide_layer_is_frozen_so_the_optimizer_never_sees_its_kernel():
     trainable = {id(w) for w in model.trainable_weights}
     assert id(layer.kernel) not in trainable and id(layer.bias) not in trainable
     assert np.abs(layer.kernel.numpy()).sum() > 0
+
+
+def test_a_layer_over_some_columns_scores_like_the_full_layer_and_the_rest_as_absent(tmp_path):
+    import keras
+
+    from steps.hsml.models import ABSENT_SCORE
+
+    rng = np.random.default_rng(4)
+    word_ids, ngram_ids = _ids(rng, rows=40)
+    y = np.array([row[0] % 3 for row in word_ids]) * 2  # classes 0, 2, 4 of 6 have rows
+    idf = inverse_document_frequency(word_ids, ngram_ids, 12, 15)
+    full = WideScores(word_vocab_size=12, ngram_vocab_size=15, num_classes=6)
+    compact = WideScores(word_vocab_size=12, ngram_vocab_size=15, num_classes=6, columns=[0, 2, 4])
+    for layer in (full, compact):
+        layer(word_ids, ngram_ids)
+        layer.set_idf(idf)
+        fit_wide_layer(layer, word_ids, ngram_ids, y, solver="linearsvc", c=0.5, log=lambda _: None)
+    assert compact.kernel.shape == (27, 3)  # a column per class with rows, not per class
+    expected, scored = np.asarray(full(word_ids, ngram_ids)), np.asarray(compact(word_ids, ngram_ids))
+    np.testing.assert_allclose(scored[:, [0, 2, 4]], expected[:, [0, 2, 4]], rtol=1e-4, atol=1e-5)
+    assert np.all(scored[:, [1, 3, 5]] == ABSENT_SCORE)
+
+    model = build_model("dnn", num_classes=6, word_vocab_size=12, ngram_vocab_size=15, max_length=6,
+                        ngrams_per_word=3, embedding_dim=4, units=0, wide=True, scores_only=True,
+                        wide_columns=[0, 2, 4])
+    model.get_layer("wide_scores").set_idf(idf)
+    fit_wide_layer(model.get_layer("wide_scores"), word_ids, ngram_ids, y, solver="linearsvc", c=0.5,
+                   log=lambda _: None)
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.models.load_model(tmp_path / "m.keras")
+    assert reloaded.get_layer("wide_scores").columns == [0, 2, 4]
+    np.testing.assert_allclose(reloaded.predict([word_ids, ngram_ids], verbose=0),
+                               model.predict([word_ids, ngram_ids], verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_a_class_outside_the_layers_columns_cannot_be_fitted():
+    rng = np.random.default_rng(5)
+    word_ids, ngram_ids = _ids(rng, rows=20)
+    layer = WideScores(word_vocab_size=12, ngram_vocab_size=15, num_classes=4, columns=[0, 1])
+    layer(word_ids, ngram_ids)
+    with pytest.raises(ValueError, match="not among the layer's columns"):
+        fit_wide_layer(layer, word_ids, ngram_ids, rng.integers(0, 3, 20), solver="linearsvc", c=0.5,
+                       log=lambda _: None)
