@@ -62,7 +62,7 @@ def test_results_json_holds_the_context_and_one_object_per_run(tmp_path):
 def test_every_target_line_is_computed_and_met_when_the_numbers_say_so():
     text = report.markdown(_all_targets_met(), CONTEXT)
     targets = text.split("## Issue 13's targets")[1].split("## Which choices")[0]
-    assert targets.count("**met**") == 7 and "NOT met" not in targets  # 4 targets (one in 2 readings) + 2 serving
+    assert targets.count("**met**") == 8 and "NOT met" not in targets  # 4 targets (one in 3 readings) + 2 serving
     assert "coverage 35.0 % at threshold 0.90" in targets
     assert "HS6 25.0 vs 20.0 % (+20 of 400 rows), HS2 50.0 vs 40.0 % (+40 of 400 rows)" in targets
     assert "(2.5×)" in targets  # 10 % of predictions against 4 % of training rows
@@ -79,6 +79,10 @@ def test_targets_are_missed_when_the_numbers_miss_them():
     assert "**NOT met**" in lines["cross-source: the be"]
     assert "**NOT met**" in lines["commonest predicted "] and "(8.0×)" in lines["commonest predicted "]
     assert "**NOT met**" in lines["the same, against th"] and "32.0 % vs 5.0 % (6.4×)" in lines["the same, against th"]
+    (against_truth,) = [line for line in targets.splitlines() if "commonest true code of the scored rows" in line]
+    assert "**NOT met**" in against_truth and "32.0 % vs 5.0 % (6.4×)" in against_truth
+    (training_prior,) = [line for line in targets.splitlines() if "commonest code of the training rows" in line]
+    assert "**NOT met**" in training_prior
 
 
 def test_the_best_network_is_chosen_on_validation_never_on_test_fpo():
