@@ -21,7 +21,7 @@ import hashlib
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from steps.hsml import splitting
@@ -238,8 +238,12 @@ def prepare(inputs: list[str | Path], reference: str | Path, output_dir: str | P
     _log(f"[4/6] up-sampling rare training classes "
          f"({'to ' + str(options.upsample_floor) + ' rows, ' + options.upsample_method if options.upsample else 'off'})")
     train = by_split["train"]
-    extra = upsample([r.text for r in train], [r.hs_code for r in train], floor=options.upsample_floor,
+    # Real rows only: a code known only from its official text keeps that one row (copies of a nomenclature line
+    # would multiply the 5,613 official codes into most of the training set, and teach nothing about traffic).
+    real = [i for i, r in enumerate(train) if r.hint != splitting.HINT_NOMENCLATURE]
+    extra = upsample([train[i].text for i in real], [train[i].hs_code for i in real], floor=options.upsample_floor,
                      method=options.upsample_method, seed=options.seed) if options.upsample else []
+    extra = [replace(e, source_index=real[e.source_index]) for e in extra]  # back to indices of `train`
     upsampled_classes = len({train[e.source_index].hs_code for e in extra})
     _log(f"      {len(extra):,} rows added to {upsampled_classes:,} classes")
 

@@ -273,6 +273,12 @@ def test_subheadings_keeps_only_the_official_subheading_texts(tmp_path):
     with pytest.raises(UsageError, match="subheadings"):
         prepare([path], DATA_DIR, tmp_path / "bad", PrepareOptions(nomenclature="some"))
 
+    upsampled = prepare([path], DATA_DIR, tmp_path / "up", PrepareOptions(nomenclature="include", upsample_floor=9,
+                                                                          validation_fraction=0.0))
+    copies = read_split(tmp_path / "up" / "train.csv").query("upsampled == '1'")
+    assert len(copies) == 3 and set(copies["source"]) == {"uk_hmrc_search_references"}  # real rows only
+    assert upsampled["upsampling"]["rows_added"] == 3
+
 
 def test_bundled_dataset_default_leaves_the_nomenclature_out(tmp_path):
     report = prepare([BUNDLED_DATASET], DATA_DIR, tmp_path, PrepareOptions(upsample=False))
