@@ -82,6 +82,10 @@ EXPERIMENTS = [
                note="the DNN defaults + the 7.6k official subheading texts (all 5,613 codes; wide part on real rows)"),
     Experiment("dnn_subheadings_w0.3", "subheadings", {"model_type": "dnn", "nomenclature_weight": 0.3},
                note="as dnn_subheadings, official rows at sample weight 0.3"),
+    Experiment("dnn_filler", "real", {"model_type": "dnn", "filler_copies": 1},
+               note="the DNN (prior_tau 0.5) + a copy of each real row wrapped in vague descriptions (filler.py)"),
+    Experiment("dnn_subheadings_filler", "subheadings", {"model_type": "dnn", "filler_copies": 1},
+               note="dnn_subheadings + filler copies"),
 ]
 
 
@@ -107,8 +111,9 @@ def splits(directory: Path):
 # --- models behind one interface: fit(train_df, validation_df) -> predict(texts) -> (labels, log-probabilities)
 
 class NetworkModel:
-    def __init__(self, hyperparameters: dict, epochs: int):
+    def __init__(self, hyperparameters: dict, epochs: int, filler_terms: list[str] | None = None):
         self.hp = {**hyperparameters, "epochs": epochs}
+        self.filler_terms = filler_terms
 
     def fit(self, train_df, validation_df):
         from steps.hsml.encoder import TextEncoder
@@ -116,7 +121,8 @@ class NetworkModel:
         from steps.hsml.training import normalised_texts, train_model
 
         encoder = TextEncoder.fit([t for t, up in zip(normalised_texts(train_df), _upsampled(train_df)) if not up])
-        result = train_model(train_df, validation_df, encoder, self.hp, log=lambda line: None)
+        result = train_model(train_df, validation_df, encoder, self.hp, filler_terms=self.filler_terms,
+                             log=lambda line: None)
         self.model, self.labels = result["model"], result["labels"]
         self.vectorizer = TFTextVectorizer(encoder, int(result["hyperparameters"]["max_length"]))
         self.result = result
@@ -210,13 +216,16 @@ def _upsampled(frame) -> list[bool]:
     return (frame["upsampled"].astype(str) == "1").tolist() if "upsampled" in frame.columns else [False] * len(frame)
 
 
-def make_model(experiment: Experiment, epochs: int):
+def make_model(experiment: Experiment, epochs: int, prepared: Path | None = None):
+    """The experiment's model; `prepared`: the prepared data folder (its filler terms, filler.py)."""
+    from steps.hsml.filler import read_filler_terms
+
     kind = experiment.hyperparameters.get("model_type")
     if kind == "tfidf":
         return TfidfModel()
     if kind == "wide":
         return WideOnlyModel(experiment.hyperparameters)
-    return NetworkModel(experiment.hyperparameters, epochs)
+    return NetworkModel(experiment.hyperparameters, epochs, read_filler_terms(prepared) if prepared else None)
 
 
 # --- scoring
@@ -244,12 +253,15 @@ def training_prior(train_df) -> dict[str, float]:
 def score_in_domain(experiment: Experiment, epochs: int, work: Path) -> dict:
     from steps.hsml.generalisation import commonest_share, probe_report
 
-    train_df, validation_df = splits(prepare(experiment.data, work))
+    prepared = prepare(experiment.data, work)
+    train_df, validation_df = splits(prepared)
     started = time.perf_counter()
-    model = make_model(experiment, epochs).fit(train_df, validation_df)
+    model = make_model(experiment, epochs, prepared).fit(train_df, validation_df)
     seconds = time.perf_counter() - started
     prior = training_prior(train_df)
-    real_train = train_df[~np.array(_upsampled(train_df))]
+    from steps.hsml.generalisation import REAL_SOURCES
+
+    real_train = train_df[~np.array(_upsampled(train_df)) & train_df["source"].isin(REAL_SOURCES).to_numpy()]
     codes = validation_df["hs_code"].tolist()
     predicted = predict_top1(model, validation_df["description"].tolist(), prior, experiment.prior_tau)
     probes = probe_report(lambda texts: predict_top1(model, list(texts), prior, experiment.prior_tau),
@@ -273,7 +285,8 @@ def score_cross_source(experiment: Experiment, epochs: int, work: Path) -> dict:
 
     from steps.hsml.generalisation import FPO_SOURCE, HMRC_SEARCH_SOURCE, commonest_share, source_rows
 
-    train_df, validation_df = splits(prepare(experiment.data, work))
+    prepared = prepare(experiment.data, work)
+    train_df, validation_df = splits(prepared)
     row = {}
     for source, other, tag in ((HMRC_SEARCH_SOURCE, FPO_SOURCE, "hmrc_to_fpo"), (FPO_SOURCE, HMRC_SEARCH_SOURCE,
                                                                                   "fpo_to_hmrc")):
@@ -281,7 +294,7 @@ def score_cross_source(experiment: Experiment, epochs: int, work: Path) -> dict:
         source_train = pd.concat([source_rows(train_df, source), official])  # official: the nomenclature rows
         target = source_rows(train_df, other)
         target = pd.concat([target[~np.array(_upsampled(target))], source_rows(validation_df, other)])
-        model = make_model(experiment, epochs).fit(source_train, source_rows(validation_df, source))
+        model = make_model(experiment, epochs, prepared).fit(source_train, source_rows(validation_df, source))
         prior = training_prior(source_train)
         codes = target["hs_code"].tolist()
         predicted = predict_top1(model, target["description"].tolist(), prior, experiment.prior_tau)

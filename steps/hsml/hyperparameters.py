@@ -53,6 +53,9 @@ HYPERPARAMETER_DEFAULTS: dict[str, object] = {
     "wide_c": 0.5,
     "wide_intercept": 1,  # 0 fits the wide part without a bias (wide_solver.fit_wide)
     "wide_balanced": 0,  # 1: class-balanced row weights in the wide part's fit
+    # 1 adds a copy of each real training row wrapped in HMRC's real vague descriptions (steps/hsml/filler.py), so
+    # words that name no product stop voting for the commonest code; needs data preparation's filler_terms.txt.
+    "filler_copies": 0,
 }
 
 # Per model type, applied under what the caller gives. The DNN is "wide and deep": pooled word + n-gram embeddings

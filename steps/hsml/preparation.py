@@ -37,7 +37,8 @@ from steps.hsml.profile import build_profile
 from steps.hsml.quarantine import Rejection, write_rejected
 from steps.hsml.text import NORMALIZER_VERSION, normalize_description
 from steps.hsml.upsampling import METHODS, upsample
-from steps.hsml.vagueness_training import VAGUE_TERMS_FILE, fit_detector, read_vague_terms
+from steps.hsml.filler import FILLER_FILE, write_filler_terms
+from steps.hsml.vagueness_training import VAGUE_TERMS_FILE, fit_detector, read_vague_terms, split_vague_terms
 from steps.hsml.validation import (
     NOMENCLATURE_SPLITS, TEST_SPLITS, TRAIN_SPLITS, VALIDATION_SPLITS, description_problem, split_problem,
 )
@@ -328,9 +329,11 @@ def fit_vague_detector(reference: str | Path, train: list[Row], validation: list
     target = output_dir / VAGUENESS_FILE
     if not path.is_file():
         target.unlink(missing_ok=True)
-        _log(f"      no {VAGUE_TERMS_FILE} beside the nomenclature: no vague-description detector")
+        (output_dir / FILLER_FILE).unlink(missing_ok=True)
+        _log(f"      no {VAGUE_TERMS_FILE} beside the nomenclature: no vague-description detector, no filler terms")
         return {"fitted": False, "reason": f"{path} not found"}
     vague = [normalize_description(term) for term in read_vague_terms(path)]
+    write_filler_terms(split_vague_terms(vague)[0], output_dir)  # training's filler copies: never the held-out fifth
     real_train = [r for r in train if r.hint != splitting.HINT_NOMENCLATURE]
     try:
         detector = fit_detector(vague, [r.text for r in real_train], [r.text for r in validation],

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from steps.hsml.cli_errors import UsageError
+from steps.hsml.filler import FILLER_FILE, filler_copies, read_filler_terms
 from steps.hsml.hyperparameters import parse_kernel_sizes, resolve_hyperparameters
 
 NOMENCLATURE_SOURCE_PREFIXES = ("wco_", "us_hts")
@@ -99,6 +100,19 @@ def wide_columns(train_df: pd.DataFrame, train_texts: list[str], y_train: np.nda
     return None if len(present) == num_classes else present.tolist()
 
 
+def with_filler_copies(train_df: pd.DataFrame, filler_terms: list[str] | None, hp: dict, log) -> pd.DataFrame:
+    """The training rows plus, with filler_copies 1, a filler-wrapped copy of each real row (filler.py)."""
+    if not int(hp["filler_copies"]):
+        return train_df
+    if not filler_terms:
+        log(f"filler_copies 1 but no {FILLER_FILE} beside the training data: no filler copies")
+        return train_df
+    texts = normalised_texts(train_df)
+    copies = filler_copies(train_df, texts, wide_rows(train_df, texts), filler_terms, seed=int(hp["seed"]))
+    log(f"filler copies: {len(copies)} real rows again, wrapped in {len(filler_terms)} vague descriptions")
+    return pd.concat([train_df, copies], ignore_index=True)
+
+
 def fit_wide_part(layer, train_df: pd.DataFrame, train_texts: list[str], x_train, y_train: np.ndarray,
                   sample_weight: np.ndarray | None, hp: dict, encoder, log) -> dict:
     """The wide part's idf and weights from its rows (`wide_rows`), then the layer is frozen so the deep part
@@ -158,6 +172,7 @@ def train_model(
     *,
     training_data_sha256: str | None = None,
     vagueness: str | Path | dict | None = None,
+    filler_terms: list[str] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Train, early-stop on validation accuracy, optionally export to model_dir.
@@ -185,6 +200,7 @@ def train_model(
         raise UsageError("validation split is empty: early stopping and the tuner's metric need validation rows; "
                          "prepare the data with a --validation-fraction above 0")
 
+    train_df = with_filler_copies(train_df, filler_terms, hp, log)
     labels = sorted(train_df["hs_code"].astype(str).unique())
     label_index = {code: i for i, code in enumerate(labels)}
     vectorizer = TFTextVectorizer(encoder, int(hp["max_length"]))
@@ -301,5 +317,6 @@ def run(train_dir: str | Path | None, validation_dir: str | Path | None, model_d
         read_split(train_dir, "train"), read_split(validation_dir or train_dir, "validation"),
         TextEncoder.load(encoder_path), hyperparameters, model_dir,
         training_data_sha256=sha256_file(split_path(train_dir, "train")),
-        vagueness=vagueness_path if vagueness_path.is_file() else None, log=log,
+        vagueness=vagueness_path if vagueness_path.is_file() else None,
+        filler_terms=read_filler_terms(train_dir), log=log,
     )

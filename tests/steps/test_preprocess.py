@@ -158,7 +158,7 @@ def test_outputs_are_flat_and_readable(prepared):
     report, out = prepared
     names = {p.name for p in out.iterdir()}
     assert names == {"train.csv", "validation.csv", "test.csv", "rejected.csv", "encoder.json", "report.json",
-                     "profile.json", "vagueness.json"}  # the vague detector: DATA_DIR holds hmrc_vague_terms.csv
+                     "profile.json", "vagueness.json", "filler_terms.txt"}  # DATA_DIR holds hmrc_vague_terms.csv
     assert json.loads((out / "report.json").read_text()) == report
     assert report["vagueness"]["fitted"] and report["vagueness"]["held_out_vague_terms"] > 800
     encoder = TextEncoder.load(out / "encoder.json")
