@@ -280,9 +280,10 @@ def test_subheadings_keeps_only_the_official_subheading_texts(tmp_path):
     assert upsampled["upsampling"]["rows_added"] == 3
 
 
-def test_bundled_dataset_default_leaves_the_nomenclature_out(tmp_path):
+def test_bundled_dataset_default_keeps_only_the_subheading_texts_of_the_nomenclature(tmp_path):
     report = prepare([BUNDLED_DATASET], DATA_DIR, tmp_path, PrepareOptions(upsample=False))
-    assert report["excluded"] == 30_513 and report["splits"]["train_nomenclature_rows"] == 0
+    assert report["excluded"] == 22_827 and report["splits"]["train_nomenclature_rows"] == 7_632
+    assert report["classes"]["train"] == 5613  # every code has a row
     assert report["rows_read"] == report["kept"] + report["rejected"] + report["duplicates"] + report["excluded"]
     assert report["splits"]["test"] == 438  # the 440 test_fpo rows less 2 duplicates after normalisation
 
