@@ -124,10 +124,14 @@ def monitor_job(args) -> int:
             for variant, summary in report.variants.items():
                 print(f"{PROGRAM}: variant {variant}: {summary['reason']}; {summary['other_version_records']} "
                       "records of another model version left out")
-        else:
+        else:  # one model: a model.json beside it names the version its capture records carry
+            info = model_info(args.model_dir if args.model_dir.is_dir() else args.model_dir.parent) or {}
+            version = str(info["model_version"]) if info.get("model_version") is not None else None
             report = check_model_dir(model_dir_of(args.model_dir, Path(scratch)), args.capture_dir,
                                      endpoint=args.endpoint_name, variant=args.variant or "champion", since=since,
-                                     out_dir=args.output_dir, group=args.group, publish=publish)
+                                     out_dir=args.output_dir, group=args.group, publish=publish,
+                                     model={"ref": str(args.model_dir), "version": version} if version else None,
+                                     model_version=version)
     result = report.result
     print(f"{PROGRAM}: drift {result['drift']}: {result['reason']}; window {report.window['rows']} rows, "
           f"{report.window['bad_lines']} bad lines, {report.window['other_files']} other files, "

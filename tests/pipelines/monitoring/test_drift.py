@@ -277,3 +277,18 @@ def test_each_variant_counts_its_deployed_version_only_and_the_job_log_says_what
     out = capsys.readouterr().out
     assert "variant champion: " in out and "40 records of another model version left out" in out
     assert "40 records of another model version skipped" in out
+
+
+def test_a_single_models_job_counts_the_version_its_model_json_names(home, tmp_path, capsys):
+    from steps import monitor
+
+    model = tmp_path / "model"
+    fake_model_dir(model)
+    (model / "model.json").write_text(json.dumps({"model_package_arn": "arn:x", "model_version": 3}))
+    write_traffic(tmp_path / "capture", 90, model_version="3", file_name="00-00-000-aaaaaaaa.jsonl")
+    write_traffic(tmp_path / "capture", 30, seed=5, model_version="2", file_name="00-00-000-bbbbbbbb.jsonl")
+    assert monitor.main(["--model-dir", str(model), "--capture-dir", str(tmp_path / "capture"),
+                         "--output-dir", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "drift.json").read_text())
+    assert report["result"]["n"] == 90 and report["window"]["other_versions"] == {"2": 30}
+    assert "30 records of another model version skipped" in capsys.readouterr().out
