@@ -245,14 +245,17 @@ def train_model(
         log(f"early stopping: no {SELECTION_METRIC} gain for {patience} epochs; best epoch {best['epoch']}")
 
     temperature = None
+    tau, prior = float(hp["prior_tau"]), log_prior(y_train, len(labels))
     if margin_loss:  # margins -> probabilities that mean something (the coverage curve auto-accepts on them)
-        temperature = fit_temperature(predict_hs6(model, x_val), np.array([label_index.get(c, -1) for c in val_codes]))
+        # Fitted on what is served, after the logit adjustment: the adjustment lifts every rare code, and with
+        # 5,613 codes (most with one official row) a temperature fitted before it left the served top-1 at a few %.
+        temperature = fit_temperature(predict_hs6(model, x_val), np.array([label_index.get(c, -1) for c in val_codes]),
+                                      offset=tau * prior if tau > 0 else None)
         log(f"softmax temperature for the margin scores, fitted on validation: {temperature:.3g}")
-    tau = float(hp["prior_tau"])
     if tau > 0:
         log(f"logit adjustment: served scores minus {tau:g} x log prior of the training rows")
     # The HS6 head only (what export, predictors and callers use), calibrated, with the logit adjustment.
-    model = serving_model(model, temperature, log_prior(y_train, len(labels)), tau)
+    model = serving_model(model, temperature, prior, tau)
     metrics = {name: best[name] for name in METRIC_NAMES}
     if tau > 0:  # the epoch was chosen without the adjustment; the tuner and metadata get the served model's numbers
         metrics = served_metrics(model, x_val, val_codes, labels, probes)

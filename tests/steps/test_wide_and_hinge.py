@@ -85,6 +85,25 @@ def test_temperature_is_the_grid_point_with_the_lowest_validation_log_loss():
     assert unseen_only == 1.0
 
 
+def test_temperature_is_fitted_on_the_logit_adjusted_scores_it_will_serve():
+    # 200 codes: 5 with the rows, 195 rare ones that the adjustment lifts by up to tau * 8 nats
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 5, 300)
+    scores = rng.normal(scale=0.1, size=(300, 200))
+    scores[np.arange(300), truth] += 0.3
+    offset = np.concatenate([np.full(5, -1.0), np.full(195, -8.0)]) * 0.5  # tau 0.5 x log prior
+
+    def served_log_loss(t):
+        z = scores * t - offset
+        z = z - z.max(axis=1, keepdims=True)
+        return -np.mean(z[np.arange(300), truth] - np.log(np.exp(z).sum(axis=1)))
+
+    adjusted, plain = fit_temperature(scores, truth, offset=offset), fit_temperature(scores, truth)
+    assert adjusted > plain  # the lift of the rare codes needs sharper scores to keep the answer's mass
+    assert served_log_loss(adjusted) < served_log_loss(plain)
+    assert all(served_log_loss(adjusted) <= served_log_loss(t) + 1e-12 for t in np.geomspace(0.1, 100.0, 61))
+
+
 def test_served_margin_model_gives_calibrated_probabilities_that_survive_the_export_copy():
     model = build_model("dnn", num_classes=6, word_vocab_size=30, ngram_vocab_size=40, max_length=5,
                         ngrams_per_word=4, embedding_dim=8, units=0, wide=True, scores_only=True)
