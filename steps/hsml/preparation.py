@@ -256,7 +256,8 @@ def prepare(inputs: list[str | Path], reference: str | Path, output_dir: str | P
     encoder.save(output_dir / "encoder.json")
     _log(f"      {len(encoder.word_vocab):,} words, {len(encoder.ngram_vocab):,} character n-grams")
 
-    vagueness = fit_vague_detector(reference, train, by_split["validation"], output_dir)
+    vagueness = fit_vague_detector(reference, train, by_split["validation"], output_dir,
+                                   labelled_texts={r.text for r in kept})
 
     _log("[6/6] writing splits, rejected rows, profile and report")
     output_hashes = {}
@@ -326,8 +327,10 @@ def vague_terms_path(reference: str | Path) -> Path:
     return folder / VAGUE_TERMS_FILE
 
 
-def fit_vague_detector(reference: str | Path, train: list[Row], validation: list[Row], output_dir: Path) -> dict:
-    """vagueness.json in output_dir when the reference folder holds the vague terms; returns what report.json says."""
+def fit_vague_detector(reference: str | Path, train: list[Row], validation: list[Row], output_dir: Path,
+                       labelled_texts: set[str] = frozenset()) -> dict:
+    """vagueness.json in output_dir when the reference folder holds the vague terms, and filler_terms.txt: those
+    terms less any that is a labelled description of a split (`labelled_texts`). Returns what report.json says."""
     path = vague_terms_path(reference)
     target = output_dir / VAGUENESS_FILE
     if not path.is_file():
@@ -336,7 +339,11 @@ def fit_vague_detector(reference: str | Path, train: list[Row], validation: list
         _log(f"      no {VAGUE_TERMS_FILE} beside the nomenclature: no vague-description detector, no filler terms")
         return {"fitted": False, "reason": f"{path} not found"}
     vague = [normalize_description(term) for term in read_vague_terms(path)]
-    write_filler_terms(split_vague_terms(vague)[0], output_dir)  # training's filler copies: never the held-out fifth
+    # Training's filler copies (filler.py): never the detector's held-out fifth, and never a text that is also a
+    # labelled description ("birdseed", "chicken topper": 518 of HMRC's vague terms are real rows with a code). Such
+    # a text names a product, and one from validation or test must not reach training inside another row.
+    filler = [term for term in split_vague_terms(vague)[0] if term not in labelled_texts]
+    write_filler_terms(filler, output_dir)
     real_train = [r for r in train if r.hint != splitting.HINT_NOMENCLATURE]
     try:
         detector = fit_detector(vague, [r.text for r in real_train], [r.text for r in validation],
