@@ -81,6 +81,7 @@ class Splits:
     report: dict
     nomenclature_sources: set
     upsample_default: bool = True
+    filler_terms: list | None = None  # data preparation's filler_terms.txt (steps/hsml/filler.py), as training reads it
     _real_codes: list | None = field(default=None, repr=False)
 
     def train_rows(self, upsampled: bool, real_only: bool = False):
@@ -120,6 +121,7 @@ def quick_frame(bundled, classes: int = 20, rows_per_source: int = 8):
 def prepare_check(check: str, bundled, work: Path, quick: bool) -> Splits:
     """Prepare one check's splits with the project's preprocess code and its default options."""
     from bench.cross_source import write_check_input
+    from steps.hsml.filler import read_filler_terms
     from steps.hsml.prepared import read_split
     from steps.hsml.preparation import PrepareOptions, prepare
 
@@ -143,7 +145,8 @@ def prepare_check(check: str, bundled, work: Path, quick: bool) -> Splits:
     nomenclature = set(bundled.loc[bundled["split"] == "train_nomenclature", "source"])
     return Splits(check=check, train=read_split(prepared, "train"), validation=read_split(prepared, "validation"),
                   test=read_split(prepared, "test"), encoder_path=prepared / "encoder.json", report=report,
-                  nomenclature_sources=nomenclature, upsample_default=bool(options.upsample))
+                  nomenclature_sources=nomenclature, upsample_default=bool(options.upsample),
+                  filler_terms=read_filler_terms(prepared))
 
 
 def predictions_of(predictor, descriptions) -> list:
@@ -240,7 +243,7 @@ def fit_network(name: str, splits: Splits, work: Path, epochs: int | None) -> tu
     tag = f"[bench] {splits.check} {name}:"
     log(f"{tag} training on {len(train):,} rows ({'with' if upsampled else 'without'} up-sampling)")
     result = train_model(train, splits.validation, TextEncoder.load(splits.encoder_path), hyperparameters,
-                         model_dir, log=prefixed(f"{tag}   "))
+                         model_dir, filler_terms=splits.filler_terms, log=prefixed(f"{tag}   "))
     has_nomenclature = train["source"].isin(splits.nomenclature_sources).any()
     return load_predictor(model_dir), {
         "model": model_type, "upsampled": upsampled,
