@@ -180,11 +180,15 @@ def _targets(rows: list[dict], checks: dict) -> list[str]:
     if best is None:
         return lines + ["No network ran in domain: the targets, read for the best network, are not measured.", ""]
     name = best["name"]
+    ran = {r["name"] for r in _runs(rows, IN_DOMAIN)}
+    missing = [_label({"name": n, "model": n}) for n in NETWORKS if n not in ran]
     lines += [
         f"The best network is **{_label(best)}**: the highest selection metric on validation "
         f"({_pct(best['val_selection'])} %: the mean of validation HS6 top-1 and of its long-text probes, the "
         "tuner's objective) among the networks as `hscode train` trains them. test_fpo played no part in that "
-        "choice; every line below is read for it.",
+        "choice; every line below is read for it."
+        + (f" **Not in this run** (`--models`): {', '.join(missing)}, so the choice was among fewer networks."
+           if missing else ""),
         "",
         "| target | measured | verdict |",
         "|---|---|---|",

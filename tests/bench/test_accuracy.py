@@ -191,3 +191,11 @@ def test_quick_mode_runs_end_to_end_without_touching_bench_results(tmp_path):
     accuracy.main(["--report-only", "--out", str(tmp_path)])  # the page again, from the JSON alone
     assert "Quick mode" in (tmp_path / "accuracy.md").read_text()
     assert {p.name: p.read_bytes() for p in accuracy.DEFAULT_OUT.glob("*") if p.is_file()} == results_before
+
+
+def test_the_page_says_which_networks_did_not_run():
+    rows = _all_targets_met()  # DNN only
+    text = report.markdown(rows, CONTEXT)
+    assert "**Not in this run** (`--models`): Text-CNN, LSTM" in text
+    rows += [_run("textcnn", "in_domain", 0.3, val=0.3), _run("lstm", "in_domain", 0.3, val=0.3)]
+    assert "Not in this run" not in report.markdown(rows, CONTEXT)
