@@ -251,7 +251,7 @@ def training_prior(train_df) -> dict[str, float]:
 
 
 def score_in_domain(experiment: Experiment, epochs: int, work: Path) -> dict:
-    from steps.hsml.generalisation import commonest_share, probe_report
+    from steps.hsml.generalisation import REAL_SOURCES, commonest_share, probe_report
 
     prepared = prepare(experiment.data, work)
     train_df, validation_df = splits(prepared)
@@ -259,8 +259,6 @@ def score_in_domain(experiment: Experiment, epochs: int, work: Path) -> dict:
     model = make_model(experiment, epochs, prepared).fit(train_df, validation_df)
     seconds = time.perf_counter() - started
     prior = training_prior(train_df)
-    from steps.hsml.generalisation import REAL_SOURCES
-
     real_train = train_df[~np.array(_upsampled(train_df)) & train_df["source"].isin(REAL_SOURCES).to_numpy()]
     codes = validation_df["hs_code"].tolist()
     predicted = predict_top1(model, validation_df["description"].tolist(), prior, experiment.prior_tau)

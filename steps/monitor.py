@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def monitor_job(args) -> int:
-    from pipelines.monitoring.drift import check_model_dir, check_variants, nothing_deployed
+    from pipelines.monitoring.drift import check_model_dir, check_variants, deployed_version, nothing_deployed
 
     since = window_start(args.since, args.window_hours)
     sink = "cloudwatch" if args.cloudwatch else args.metric_sink
@@ -125,8 +125,7 @@ def monitor_job(args) -> int:
                 print(f"{PROGRAM}: variant {variant}: {summary['reason']}; {summary['other_version_records']} "
                       "records of another model version left out")
         else:  # one model: a model.json beside it names the version its capture records carry
-            info = model_info(args.model_dir if args.model_dir.is_dir() else args.model_dir.parent) or {}
-            version = str(info["model_version"]) if info.get("model_version") is not None else None
+            version = deployed_version(model_info(args.model_dir if args.model_dir.is_dir() else args.model_dir.parent))
             report = check_model_dir(model_dir_of(args.model_dir, Path(scratch)), args.capture_dir,
                                      endpoint=args.endpoint_name, variant=args.variant or "champion", since=since,
                                      out_dir=args.output_dir, group=args.group, publish=publish,

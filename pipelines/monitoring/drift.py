@@ -279,6 +279,13 @@ def publish_datum(datum: dict, publish: tuple[str, ...], *, cloudwatch_client=No
     return published
 
 
+def deployed_version(info: dict | None) -> str | None:
+    """The model version a deploy's model.json names: the one the router writes into each capture record
+    (eventMetadata.modelVersion). None without one: then every record counts."""
+    version = (info or {}).get("model_version")
+    return None if version in (None, "") else str(version)
+
+
 @dataclass
 class VariantsReport(DriftReport):
     """check_variants' report: the worst variant's DriftReport, plus every variant's verdict."""
@@ -301,8 +308,7 @@ def check_variants(models: dict[str, Path], capture_root: str | Path, *, endpoin
     reports = {}
     for variant, model_dir in sorted(models.items()):
         info = (models_info or {}).get(variant) or {}
-        # model.json's version is the deployed-variants one the router captures; without it, no filter
-        version = str(info["model_version"]) if info.get("model_version") not in (None, "") else None
+        version = deployed_version(info)
         model = {"ref": info.get("model_package_arn") or str(model_dir),
                  "version": version or Path(model_dir).name, "variant": variant}
         reports[variant] = check_model_dir(model_dir, capture_root, endpoint=endpoint, variant=variant, since=since,

@@ -6,9 +6,10 @@ vague FPO descriptions ("10.00, boys", "black, one size", "gift") are traffic th
 row with some of them around it, label unchanged, teaches every model that those words decide nothing.
 
 The terms come from data preparation (`FILLER_FILE` beside train.csv: the vague terms the vague detector trains on,
-never its held-out fifth, less the 518 that are also labelled descriptions of some split, e.g. "birdseed"). The probes of generalisation.py use their own hand-written filler; 44 of its 73 tokens
-also occur among the vague terms, so the probe's gain overstates the effect on unrelated filler
-(docs/models.md, "Filler copies").
+never its held-out fifth, less the 518 that are also labelled descriptions of some split, e.g. "birdseed"). The
+probes of generalisation.py use their own hand-written filler; 44 of its 73 tokens also occur among the vague
+terms, so the probe's gain overstates the effect on unrelated filler (docs/models.md, "Official nomenclature text
+and filler copies", has the command that counts them).
 """
 from __future__ import annotations
 
