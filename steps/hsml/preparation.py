@@ -348,7 +348,7 @@ def fit_vague_detector(reference: str | Path, train: list[Row], validation: list
     try:
         detector = fit_detector(vague, [r.text for r in real_train], [r.text for r in validation],
                                 real_sources=[r.source for r in real_train],
-                                validation_sources=[r.source for r in validation])
+                                validation_sources=[r.source for r in validation], labelled_texts=labelled_texts)
     except ValueError as error:  # e.g. no real training row to contrast the vague terms with
         target.unlink(missing_ok=True)
         _log(f"      no vague-description detector: {error}")

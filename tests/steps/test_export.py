@@ -227,7 +227,7 @@ def test_export_carries_the_vague_detector_and_refuses_a_malformed_one(exported,
     detector = {"format": FORMAT, "intercept": -1.0, "threshold": 0.5, "info": {"recall_held_out": 0.3},
                 "features": {"w:gift": [2.0, 5.0]}}
     summary = write_vagueness(detector, tmp_path)
-    assert summary == {"threshold": 0.5, "features": 1, "recall_held_out": 0.3}
+    assert summary == {"threshold": 0.5, "features": 1, "listed": 0, "recall_held_out": 0.3}
     assert json.loads((tmp_path / "vagueness.json").read_text()) == detector
     with pytest.raises(ValueError, match="not a vague-description detector"):
         write_vagueness({"format": "x"}, tmp_path)
