@@ -5,10 +5,13 @@
     hscode serve --model model.tar.gz --port 0               # any model file or dir; port 0 picks a free port
 
 The weights are written to $HSCODE_HOME/serving/<endpoint>/weights.json; an edit of that file applies to the next
-request, without a restart. SIGTERM or Ctrl-C stops it cleanly: in-flight requests finish, capture is flushed.
+request, without a restart. A restart without --weights keeps that file's weights when it serves the same model
+versions as the last start (as a SageMaker endpoint keeps its variant weights when a container restarts, e.g.
+after an A/B job moved them); new versions start with everything on the champion. SIGTERM or Ctrl-C stops it cleanly: in-flight requests finish, capture is flushed.
 """
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import socket
@@ -65,7 +68,7 @@ def serve(args) -> int:
                       for name, source in endpoint.backend.sources.items())
     print(f"hscode serve: http://{host}:{port} endpoint {args.endpoint_name}: {shown}", flush=True)
     print(f"hscode serve: capture {endpoint.capture_dir or 'off'}, ground truth {endpoint.ground_truth_dir}, "
-          f"weights {endpoint.weights_file}", flush=True)
+          f"weights {endpoint.weights_file} ({endpoint.weights_origin})", flush=True)
 
     stops: list[int] = []
     previous = {sig: signal.signal(sig, lambda number, frame: stops.append(number))
@@ -97,6 +100,7 @@ class LocalEndpoint:
     capture_dir: Path | None
     ground_truth_dir: Path
     failures: list[BaseException] = field(default_factory=list)
+    weights_origin: str = "--weights"  # where the starting weights came from (startup_weights)
 
     @property
     def url(self) -> str:
@@ -131,9 +135,8 @@ def build_endpoint(args) -> LocalEndpoint:
     sources = {CHAMPION: resolve_model(args.model, group=args.group)}
     if args.challenger:
         sources[CHALLENGER] = resolve_model(args.challenger, group=args.group)
-    weights = initial_weights(args.weights, list(sources))
     store = LocalWeightsStore(home / "serving" / args.endpoint_name / "weights.json")
-    store.write(weights)
+    weights, weights_origin = startup_weights(args.weights, sources, store)
 
     max_wait_s = DEFAULT_MAX_WAIT_S if args.max_wait_ms is None else args.max_wait_ms / 1000
     backend = LocalBackend(sources, home / "serving" / "models", max_batch=args.max_batch or DEFAULT_MAX_BATCH,
@@ -160,7 +163,7 @@ def build_endpoint(args) -> LocalEndpoint:
 
     server = make_server(create_app(frontend, backend, on_load_failure=on_load_failure), sock)
     return LocalEndpoint(server, sock, frontend, backend, weights, store.path, capture_dir, ground_truth_dir,
-                         failures)
+                         failures, weights_origin)
 
 
 def _check_options(args) -> None:
@@ -172,6 +175,25 @@ def _check_options(args) -> None:
         raise UsageError("--max-batch must be at least 1")
     if args.max_wait_ms is not None and args.max_wait_ms < 0:
         raise UsageError("--max-wait-ms must be 0 or more")
+
+
+def startup_weights(text: str | None, sources: dict, store) -> tuple[dict[str, float], str]:
+    """The weights to start with, and where they came from: --weights when given; else the weights file's, when it
+    names exactly these variants and the previous start served the same versions (variants.json beside it);
+    else everything on the champion. Writes both files unless it kept them."""
+    served = {variant: source.model_version for variant, source in sources.items()}
+    record = store.path.with_name("variants.json")
+    if text is None:
+        try:
+            kept = store.read() if json.loads(record.read_text(encoding="utf-8")) == served else None
+        except (OSError, ValueError, UsageError):  # no file yet, or one that cannot be read: start afresh
+            kept = None
+        if kept is not None and set(kept) == set(served):
+            return kept, "kept from the last start: same model versions"
+    weights = initial_weights(text, list(served))
+    store.write(weights)
+    record.write_text(json.dumps(served, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return weights, "from --weights" if text is not None else "all on the champion"
 
 
 def initial_weights(text: str | None, variants: list[str]) -> dict[str, float]:

@@ -117,3 +117,25 @@ def test_a_port_in_use_is_a_usage_error(model_dir, home, capsys):
 def test_bad_options_are_usage_errors(model_dir, home, capsys, options, message):
     assert main(["serve", "--model", str(model_dir), *options]) == 2
     assert message in capsys.readouterr().err
+
+
+def _start(*argv: str):
+    endpoint = build_endpoint(build_parser().parse_args(["serve", "--port", "0", "--no-capture", *argv]))
+    endpoint.sock.close()
+    endpoint.frontend.close()
+    return endpoint
+
+
+def test_a_restart_keeps_moved_weights_for_the_same_versions_and_resets_them_for_new_ones(model_dir, model_tar, home):
+    pair = ("--model", str(model_dir), "--challenger", str(model_tar))
+    first = _start(*pair, "--weights", "champion=9,challenger=1")
+    assert first.weights_origin == "from --weights"
+    first.weights_file.write_text(json.dumps({"champion": 1, "challenger": 1}))  # as the A/B job moves them
+
+    again = _start(*pair)
+    assert again.weights == {"champion": 0.5, "challenger": 0.5}
+    assert again.weights_origin == "kept from the last start: same model versions"
+
+    swapped = _start("--model", str(model_tar), "--challenger", str(model_dir))
+    assert swapped.weights == {"champion": 1.0, "challenger": 0.0} and swapped.weights_origin == "all on the champion"
+    assert json.loads(swapped.weights_file.read_text()) == {"champion": 1.0, "challenger": 0.0}
