@@ -1,4 +1,5 @@
-"""The HS-code SageMaker pipeline: SnapshotData → Preprocess → Tune → Evaluate → CheckQuality → Register | Fail.
+"""The HS-code SageMaker pipeline: SnapshotData → Preprocess → Tune → Evaluate → CheckQuality → (CheckNewModel →
+Register | nothing) | Fail.
 
 `get_pipeline()` is the one seam (as in the SageMaker project templates): it uploads the `steps/` code
 (content-hashed keys, below) and builds the DAG; it starts nothing. The CLI (`hscode pipeline
@@ -18,6 +19,10 @@ a step fed a per-execution property misses the cache (aws/sagemaker-python-sdk#3
 after a ModelStep), i.e. property references are compared by value. The pipeline already depends on
 it: Tune's input is Preprocess's per-execution output prefix. The local runner resolves arguments
 before it computes a cache key (pipelines/local/caching.py), so both behave the same.
+
+A candidate that is the approved model itself (same model.tar.gz sha256: unchanged data after an approval, so
+Tune was a cache hit) passes the gate and is not registered again: CheckNewModel, nested in the gate's passing
+branch, registers only a model that is not already in service, and the execution succeeds either way.
 
 Everything a registered version carries (metrics, execution id, data hash, the model's sha256) is in
 the Register step's CreateModelPackage request as CustomerMetadataProperties, resolved at run time;
@@ -41,7 +46,7 @@ import os
 
 from pipelines import settings
 
-STEP_NAMES = ("SnapshotData", "Preprocess", "Tune", "Evaluate", "CheckQuality", "Register", "Fail")
+STEP_NAMES = ("SnapshotData", "Preprocess", "Tune", "Evaluate", "CheckQuality", "CheckNewModel", "Register", "Fail")
 
 # The gate reads exactly this path in evaluation.json (SageMaker model-quality format).
 METRICS_ROOT = "multiclass_classification_metrics"
@@ -62,6 +67,7 @@ GENERALISATION_METRICS = {"probe_hs6_accuracy": "hs6_top1_accuracy",
 # The gate's comparison with the approved model (steps/hsml/approved_comparison.py: comparison.json).
 COMPARISON_FLOOR_JSON_PATH = "floor"
 COMPARISON_MESSAGE_JSON_PATH = "message"
+COMPARISON_SAME_MODEL_JSON_PATH = "candidate_is_approved"  # 1 when the candidate is the approved archive
 DEFAULT_MAX_REGRESSION = 0.03
 # Where the snapshot job and Evaluate's lineage file keep what the Register step reads.
 SNAPSHOT_HASH_JSON_PATH = "hash"
@@ -163,7 +169,7 @@ def get_pipeline(
         OutputDataConfig, ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output, StoppingCondition,
     )
     from sagemaker.core.training.configs import Compute
-    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+    from sagemaker.core.workflow.conditions import ConditionEquals, ConditionGreaterThanOrEqualTo
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join, JsonGet
     from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
@@ -403,13 +409,21 @@ def get_pipeline(
         ]),
     )
 
+    # Registering the approved archive again would only put a duplicate in front of the approver.
+    check_new_model = ConditionStep(
+        name="CheckNewModel",
+        conditions=[ConditionEquals(
+            left=evaluation_value(COMPARISON_SAME_MODEL_JSON_PATH, approved_comparison), right=0)],
+        if_steps=[register],
+        else_steps=[],
+    )
     check_quality = ConditionStep(
         name="CheckQuality",
         conditions=[ConditionGreaterThanOrEqualTo(left=measured_accuracy, right=quality_threshold),
                     ConditionGreaterThanOrEqualTo(
                         left=measured_accuracy,
                         right=evaluation_value(COMPARISON_FLOOR_JSON_PATH, approved_comparison))],
-        if_steps=[register],
+        if_steps=[check_new_model],
         else_steps=[fail],
     )
 

@@ -84,6 +84,10 @@ def _next_commands(execution: ExecutionView, registered) -> list[str]:
             commands.append(f"  hscode registry approve {registered.outputs['version']}      # review, then approve it")
         commands.append('  hscode predict --model latest-approved "cotton t-shirt"')
         return commands
+    comparison = execution.property_file(COMPARISON_PROPERTY_FILE)
+    if record.status == SUCCEEDED and isinstance(comparison, dict) and comparison.get("candidate_is_approved") == 1:
+        return ["  nothing was registered: the best model is the approved version itself (same model.tar.gz; "
+                "the data is unchanged since it was trained). Add data to retrain."]
     fail_steps = [s for s in record.steps.values() if s.type == "Fail" and s.status != SUCCEEDED and s.failure_reason]
     if fail_steps:
         return ["  nothing was registered: the quality gate failed (the HS6 top-1 threshold, or more than "

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from steps.hsml.approved_comparison import compare, read_approved, write_comparison
+from steps.hsml.approved_comparison import ApprovedModel, compare, read_approved, write_comparison
 from steps.hsml.cli_errors import UsageError
 from steps.hsml.generalisation import probe_report
 
@@ -34,6 +34,17 @@ def test_no_approved_model_passes_and_says_so(tmp_path):
     assert json.loads(write_comparison(result, tmp_path).read_text()) == result
     with pytest.raises(UsageError, match="between 0 and 1"):
         compare(0.2, 0.3, 12, 3)
+
+
+def test_the_approved_archive_itself_is_flagged_so_it_is_not_registered_again(tmp_path):
+    approved = ApprovedModel(tmp_path / "model.tar.gz", "arn:x/3", 3, "ab" * 32)
+    same = compare(0.35, 0.35, 438, 0.03, approved, candidate_checksum="ab" * 32)
+    assert same["passed"] is True and same["candidate_is_approved"] == 1
+    assert same["message"].endswith("it is the approved model itself (same sha256): nothing new to register")
+    other = compare(0.36, 0.35, 438, 0.03, approved, candidate_checksum="cd" * 32)
+    assert other["candidate_is_approved"] == 0 and "itself" not in other["message"]
+    assert compare(0.36, 0.35, 438, 0.03, approved)["candidate_is_approved"] == 0  # an extracted dir: no sha256
+    assert compare(0.2, None, 12, 0.03, candidate_checksum="ab" * 32)["candidate_is_approved"] == 0
 
 
 def test_read_approved_checks_the_pointer_and_the_models_checksum(tmp_path):

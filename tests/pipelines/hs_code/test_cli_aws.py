@@ -50,8 +50,8 @@ def test_upsert_creates_pipeline_group_and_stages_data(aws, upserted, capsys):
     sagemaker = aws.client("sagemaker")
     arn = sagemaker.describe_pipeline(PipelineName=PIPELINE)["PipelineArn"]
     definition = json.loads(sagemaker.describe_pipeline(PipelineName=PIPELINE)["PipelineDefinition"])
-    # The top-level steps; Register and Fail are the CheckQuality branches.
-    assert {s["Name"] for s in definition["Steps"]} | {"Register", "Fail"} == set(STEP_NAMES)
+    # The top-level steps; CheckNewModel (with Register) and Fail are the CheckQuality branches.
+    assert {s["Name"] for s in definition["Steps"]} | {"CheckNewModel", "Register", "Fail"} == set(STEP_NAMES)
     assert sagemaker.describe_model_package_group(ModelPackageGroupName=GROUP)["ModelPackageGroupName"] == GROUP
     keys = {o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert "hs-code/data/hs_descriptions_full.csv.gz" in keys

@@ -27,7 +27,7 @@ def _snapshot_uri(source: str) -> dict:
 def test_step_names_and_types(steps_by_name):
     assert {name: step["Type"] for name, step in steps_by_name.items()} == {
         "SnapshotData": "Processing", "Preprocess": "Processing", "Tune": "Tuning", "Evaluate": "Processing", "CheckQuality": "Condition",
-        "Register": "RegisterModel", "Fail": "Fail",
+        "CheckNewModel": "Condition", "Register": "RegisterModel", "Fail": "Fail",
     }
     assert set(steps_by_name) == set(STEP_NAMES)
 
@@ -35,8 +35,16 @@ def test_step_names_and_types(steps_by_name):
 def test_top_level_order_and_branches(definition, steps_by_name):
     assert [s["Name"] for s in definition["Steps"]] == ["SnapshotData", "Preprocess", "Tune", "Evaluate", "CheckQuality"]
     condition = steps_by_name["CheckQuality"]["Arguments"]
-    assert [s["Name"] for s in condition["IfSteps"]] == ["Register"]
+    assert [s["Name"] for s in condition["IfSteps"]] == ["CheckNewModel"]
     assert [s["Name"] for s in condition["ElseSteps"]] == ["Fail"]
+    new_model = steps_by_name["CheckNewModel"]["Arguments"]
+    assert [s["Name"] for s in new_model["IfSteps"]] == ["Register"] and new_model["ElseSteps"] == []
+
+
+def test_the_approved_archive_itself_is_not_registered_again(steps_by_name):
+    [condition] = steps_by_name["CheckNewModel"]["Arguments"]["Conditions"]
+    assert condition == {"Type": "Equals", "RightValue": 0, "LeftValue": {"Std:JsonGet": {
+        "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.ApprovedComparison"}, "Path": "candidate_is_approved"}}}
 
 
 def test_parameters_and_defaults(definition):

@@ -3,8 +3,10 @@ three times on the local runner over one input prefix.
 
 1. a few hundred rows: everything runs, version 1 is registered (the session's shared first execution,
    tests/pipelines/conftest.py: `first_run`; runs 2 and 3 go on in a copy of its home);
-2. the same data: SnapshotData and Evaluate (it reads the approved model) run, Preprocess and Tune are cache hits;
-3. one new file under the same prefix: a new snapshot hash, Preprocess runs again, and the new version
+2. version 1 approved, then the same data: SnapshotData and Evaluate (it reads the approved model) run,
+   Preprocess and Tune are cache hits, and the best model is version 1's very archive: nothing is registered
+   (CheckNewModel) and the execution succeeds;
+3. one new file under the same prefix: a new snapshot hash, Preprocess runs again, and the new version 2
    carries the new data hash.
 """
 from __future__ import annotations
@@ -15,8 +17,11 @@ import pandas as pd
 import pytest
 
 from pipelines import settings
+from pipelines.hs_code import PIPELINE_MODULE
 from pipelines.local import records as rec
+from pipelines.local.pipeline_module import PipelineModule
 from pipelines.local.store import ArtifactStore
+from pipelines.local.summary import ExecutionView
 from pipelines.registry import LocalRegistry
 from steps.hsml.hashing import sha256_file
 from tests.pipelines.conftest import SLICE_PARAMETERS, SLICE_URI
@@ -68,7 +73,14 @@ def test_new_data_retrains_and_unchanged_data_hits_the_cache(first_run, tmp_path
     assert v1.checksum == sha256_file(registry.artifact_path(v1))
     assert 0.0 <= v1.metrics["accuracy"] <= 1.0 and "hs6_top5_accuracy" in v1.metrics
 
-    second = run()  # the same data: only the snapshot (and the registration) run again
+    registry.approve(v1.version, by="test", reason="in service")
+    second = run()  # the same data: only the snapshot and Evaluate run again, and nothing new is registered
+    assert second.steps["CheckNewModel"].properties["Outcome"] is False
+    assert second.steps["Register"].status == rec.SKIPPED
+    assert [v.version for v in registry.list_versions(settings.DEFAULT_MODEL_PACKAGE_GROUP)] == [1]
+    summary = "\n".join(PipelineModule.load(PIPELINE_MODULE).hook("summarize")(
+        ExecutionView(second, runner.store, runner.definition)))
+    assert "nothing was registered: the best model is the approved version itself" in summary
     assert second.steps["SnapshotData"].status == rec.SUCCEEDED
     assert second.steps["SnapshotData"].cache_hit_from is None
     assert {name: second.steps[name].cache_hit_from for name in CACHED_STEPS} == dict.fromkeys(
@@ -76,8 +88,9 @@ def test_new_data_retrains_and_unchanged_data_hits_the_cache(first_run, tmp_path
     assert _snapshot_hash(second, store) == v1.data_hash
 
     store.put_bytes(DATA_URI + "2025-07/batch-2.csv", new_rows)  # one new file under the same prefix
+    parameters["MaxRegressionVsApproved"] = "1"  # one-epoch models: this test is about data, not the margin
     third = run()
     assert {name: third.steps[name].cache_hit_from for name in CACHED_STEPS} == dict.fromkeys(CACHED_STEPS)
     newest = registry.list_versions(settings.DEFAULT_MODEL_PACKAGE_GROUP)[-1]
-    assert newest.execution_id == third.execution_id and newest.version == 3
+    assert newest.execution_id == third.execution_id and newest.version == 2
     assert newest.data_hash == _snapshot_hash(third, store) != v1.data_hash
