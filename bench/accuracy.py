@@ -410,9 +410,12 @@ def run_bench(args) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="hs-bench-") as temporary:
         work = Path(args.work or temporary)
         work.mkdir(parents=True, exist_ok=True)
+        from bench.limits import data_limits
+
         splits: dict[str, Splits] = {}
         rows: list[dict] = []
         chosen_fasttext: dict | None = None
+        limits = data_limits()  # what the bundled data allows (the page's "why not met" section)
 
         def context() -> dict:
             return {
@@ -420,7 +423,7 @@ def run_bench(args) -> list[dict]:
                 "load_average_start": load_before, "load_average_end": os.getloadavg()[0],
                 "wall_seconds": time.perf_counter() - started, "probe_seed": PROBE_SEED,
                 "checks": {name: _check_context(s) for name, s in splits.items()},
-                "test_fpo_choices": recorded_test_fpo_choices(),
+                "test_fpo_choices": recorded_test_fpo_choices(), "data_limits": limits,
             }
 
         for check, model in planned_runs(args):

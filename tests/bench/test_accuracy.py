@@ -199,3 +199,32 @@ def test_the_page_says_which_networks_did_not_run():
     assert "**Not in this run** (`--models`): Text-CNN, LSTM" in text
     rows += [_run("textcnn", "in_domain", 0.3, val=0.3), _run("lstm", "in_domain", 0.3, val=0.3)]
     assert "Not in this run" not in report.markdown(rows, CONTEXT)
+
+
+LIMITS = {"test_share_no_real_training_row": 0.09, "test_share_too_few_texts_for_validation": 0.19,
+          "min_texts_for_validation": 3, "hmrc_to_fpo_scored_share_with_a_trained_code": 0.675,
+          "fpo_to_hmrc_scored_share_with_a_trained_code": 0.26}
+
+
+def test_each_missed_target_says_why_with_the_datas_limits_and_a_met_one_says_nothing():
+    context = {**CONTEXT, "data_limits": LIMITS}
+    assert "## Why the targets not met" not in report.markdown(_all_targets_met(), context)
+    rows = _all_targets_met()
+    rows[0] = _run("dnn", "in_domain", 0.38, val=0.45, accept_coverage=0.021)
+    rows[2] = _run("dnn", "hmrc_to_fpo", 0.25, hs2=0.3)
+    why = report.markdown(rows, context).split("## Why the targets not met are not met")[1].split("## ")[0]
+    assert "9.0 % of test_fpo rows have a code with no real training row" in why
+    assert "1 of 2 models read higher on validation" in why and "DNN (wide and deep) 45.0 → 38.0" in why
+    assert "the best network is -8 of 400 rows against TF-IDF" in why
+    assert "right 97.0 % of the time" in why
+    assert "only 67.5 % of the scored rows have a code the training source has" in why
+    assert "only 26.0 %" not in why  # that direction met its target
+
+
+def test_the_data_limits_are_computed_from_the_bundled_rows():
+    from bench.limits import data_limits
+
+    limits = data_limits()
+    assert limits["test_rows"] == 440 and limits["min_texts_for_validation"] == 3
+    assert 0 < limits["test_share_no_real_training_row"] < limits["test_share_too_few_texts_for_validation"] < 1
+    assert limits["fpo_to_hmrc_scored_share_with_a_trained_code"] < limits["hmrc_to_fpo_scored_share_with_a_trained_code"]
