@@ -45,6 +45,9 @@ MAX_FALSE_REFUSALS = 0.01  # of each source's real training texts, scored out of
 MIN_DOCUMENT_FREQUENCY = 2
 MIN_ABS_COEFFICIENT = 1e-3  # features that barely move the score are dropped, to keep vagueness.json small
 REGULARISATION_C = 4.0
+# The out-of-fold threshold rule was adopted after test_fpo had been looked at once: the first long-negative fit
+# refused 5.3 % of test_fpo against 0.2-0.7 % of validation; the out-of-fold check on the training rows showed the
+# same excess (3.2 % of FPO texts at the old validation threshold), and the rule was set on that.
 THRESHOLD_FOLDS = 3
 LONG_NEGATIVES_PER_TEXT = 3  # 1 left the threshold and "gift" to the draw; 3 held over three seeds (docstring)
 SEED = 0
