@@ -257,9 +257,9 @@ def created(tmp_path_factory):
             skipped
 
 
-def test_the_stack_creates_in_moto_with_nothing_skipped(created):
+def test_the_stack_creates_in_moto_with_only_its_alarm_skipped(created):
     clients, skipped = created
-    assert skipped[TEMPLATE] == set()
+    assert skipped[TEMPLATE] == {"PointerHookErrorsAlarm"}  # moto's CloudFormation creates no CloudWatch alarm
     function = clients["lambda"].get_function(FunctionName=FUNCTION["FunctionName"])["Configuration"]
     assert function["Handler"] == HANDLER
     assert function["Environment"]["Variables"] == VARIABLES
@@ -268,6 +268,18 @@ def test_the_stack_creates_in_moto_with_nothing_skipped(created):
     assert [t["Arn"] for t in targets] == [function["FunctionArn"]]
     pattern = json.loads(clients["events"].describe_rule(Name=RULE["Name"])["EventPattern"])
     assert pattern == RULE["EventPattern"]
+
+
+def test_an_error_of_the_hook_raises_its_alarm_and_tells_the_topic_when_one_is_given():
+    alarm = STACK.resource("PointerHookErrorsAlarm")["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Lambda", "Errors", "Sum")
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": FUNCTION["FunctionName"]}]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert alarm["TreatMissingData"] == "notBreaching" and "AlarmActions" not in alarm  # no topic given
+    topic = "arn:aws:sns:eu-west-2:123456789012:ops"
+    told = Resolver(load_template(TEMPLATE), {"PointerCodeKey": CODE_KEY, "AlarmTopicArn": topic}, EXPORTS,
+                    stack_name="approved-pointer").resource("PointerHookErrorsAlarm")["Properties"]
+    assert told["AlarmActions"] == [topic]
 
 
 def test_in_moto_only_the_rule_may_invoke_the_function(created):
