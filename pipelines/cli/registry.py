@@ -28,6 +28,7 @@ from pipelines.registry import (
     RegistryError,
     VersionNotFound,
     get_registry,
+    metric_text,
 )
 from steps.hsml.cli_errors import JobFailed, UsageError
 
@@ -104,7 +105,7 @@ def _registry_errors() -> Iterator[None]:
 
 
 def _metrics_text(metrics: dict[str, float]) -> str:
-    return " ".join(f"{name}={value:.4g}" for name, value in sorted(metrics.items())) or "-"
+    return " ".join(metric_text(name, value) for name, value in sorted(metrics.items())) or "-"
 
 
 def _list(args) -> int:

@@ -10,7 +10,7 @@ from pipelines.hs_code.pipeline import REGISTERED_METRICS
 from pipelines.local.progress import format_hyperparameters
 from pipelines.local.records import SUCCEEDED
 from pipelines.local.summary import ExecutionView
-from pipelines.registry import RegistryError, flatten_metrics
+from pipelines.registry import RegistryError, flatten_metrics, metric_text
 from steps.hsml.durations import format_duration
 
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
@@ -24,7 +24,7 @@ def summarize(execution: ExecutionView, verbose: bool = False) -> list[str]:
     if metrics:
         # The headline metrics are the ones every registered version carries too.
         shown = {k: v for k, v in metrics.items() if k in REGISTERED_METRICS} or dict(list(metrics.items())[:6])
-        lines.append("  test metrics: " + "  ".join(f"{k}={v:.4f}" for k, v in shown.items()))
+        lines.append("  test metrics: " + "  ".join(metric_text(k, v, ".4f") for k, v in shown.items()))
     lines += _generalisation_lines(execution) + _comparison_lines(execution)
     registered = next(iter(execution.succeeded("RegisterModel")), None)
     if registered:

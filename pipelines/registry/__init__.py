@@ -10,7 +10,7 @@
 from pipelines.registry.base import ModelRegistry
 from pipelines.registry.factory import BACKENDS, get_registry
 from pipelines.registry.local import LocalRegistry
-from pipelines.registry.metrics import flatten_metrics
+from pipelines.registry.metrics import flatten_metrics, metric_text
 from pipelines.registry.model import (
     APPROVED,
     PENDING,
@@ -30,5 +30,5 @@ from pipelines.registry.states import ALLOWED_TRANSITIONS
 __all__ = [
     "ALLOWED_TRANSITIONS", "APPROVED", "BACKENDS", "LATEST_APPROVED", "PENDING", "REJECTED", "STATUSES",
     "ApprovalEvent", "IllegalTransition", "LocalRegistry", "ModelRegistry", "ModelVersion", "RegistryError",
-    "SageMakerRegistry", "VersionNotFound", "flatten_metrics", "get_registry", "local_arn", "resolve_model_uri", "resolve_version",
+    "SageMakerRegistry", "VersionNotFound", "flatten_metrics", "get_registry", "metric_text", "local_arn", "resolve_model_uri", "resolve_version",
 ]

@@ -37,3 +37,11 @@ def flatten_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
         if not math.isfinite(value):
             raise RegistryError(f"metric {name!r} is {value}: only finite numbers can be registered")
     return flat
+
+
+def metric_text(name: str, value: float, spec: str = ".4g") -> str:
+    """`name=value` as people read it. An accept threshold above 1 is the evaluation's "no threshold reached 95 %
+    precision" (steps/hsml/metrics.py NEVER_ACCEPT): no probability reaches it, so it reads `never`."""
+    if name.startswith("accept_threshold") and value > 1:
+        return f"{name}=never"
+    return f"{name}={value:{spec}}"
