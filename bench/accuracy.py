@@ -30,6 +30,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.limits import data_limits
+
 THREADS = 2
 NETWORKS = ("textcnn", "lstm", "dnn")
 BASELINES = ("tfidf", "fasttext", "minilm")
@@ -410,8 +412,6 @@ def run_bench(args) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="hs-bench-") as temporary:
         work = Path(args.work or temporary)
         work.mkdir(parents=True, exist_ok=True)
-        from bench.limits import data_limits
-
         splits: dict[str, Splits] = {}
         rows: list[dict] = []
         chosen_fasttext: dict | None = None

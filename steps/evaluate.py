@@ -73,17 +73,18 @@ def write_generalisation(model_dir, test_dir, output_dir, log) -> dict:
     return report
 
 
-def write_comparison(candidate_report: dict, model_dir, test_dir, approved_dir, max_regression: float, output_dir,
+def write_comparison(candidate_report: dict, test_dir, approved_dir, max_regression: float, output_dir,
                      log) -> dict:
-    """comparison.json: the approved model scored on the same test rows, and the verdict."""
+    """comparison.json: the approved model scored on the same test rows, and the verdict. The candidate's sha256
+    is the one the evaluation already wrote to lineage.json in output_dir (not hashed a second time)."""
     from steps.hsml.approved_comparison import compare, read_approved
     from steps.hsml.approved_comparison import write_comparison as write_comparison_file
-    from steps.hsml.evaluation import evaluate_predictor, find_model, lineage, read_test_rows
+    from steps.hsml.evaluation import LINEAGE_FILE, evaluate_predictor, read_test_rows
     from steps.hsml.predictor import load_predictor
 
     rows = read_test_rows(test_dir)
     approved = read_approved(approved_dir)
-    candidate_checksum = lineage(find_model(model_dir), len(rows.codes))["model_sha256"]
+    lineage = json.loads((Path(output_dir) / LINEAGE_FILE).read_text(encoding="utf-8"))
     approved_accuracy = None
     if approved is not None:
         log(f"[evaluate] approved model: version {approved.version} ({approved.arn}); scoring it on the same rows")
@@ -96,7 +97,7 @@ def write_comparison(candidate_report: dict, model_dir, test_dir, approved_dir, 
         approved_accuracy = approved_report["multiclass_classification_metrics"]["accuracy"]["value"]
     candidate_accuracy = candidate_report["multiclass_classification_metrics"]["accuracy"]["value"]
     comparison = compare(candidate_accuracy, approved_accuracy, len(rows.codes), max_regression, approved,
-                         candidate_checksum)
+                         lineage["model_sha256"])
     write_comparison_file(comparison, output_dir)
     log(f"[evaluate] against the approved model: {comparison['message']}")
     return comparison
@@ -114,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run(args.model_dir, args.test_dir, args.reference_dir, args.output_dir, log=log)
         write_generalisation(args.model_dir, args.test_dir, args.output_dir, log)
         if args.approved_dir is not None:
-            write_comparison(report, args.model_dir, args.test_dir, args.approved_dir, args.max_regression,
-                             args.output_dir, log)
+            write_comparison(report, args.test_dir, args.approved_dir, args.max_regression, args.output_dir, log)
 
     return run_command(PROGRAM, body)
 

@@ -7,7 +7,8 @@
 The weights are written to $HSCODE_HOME/serving/<endpoint>/weights.json; an edit of that file applies to the next
 request, without a restart. A restart without --weights keeps that file's weights when it serves the same model
 versions as the last start (as a SageMaker endpoint keeps its variant weights when a container restarts, e.g.
-after an A/B job moved them); new versions start with everything on the champion. SIGTERM or Ctrl-C stops it cleanly: in-flight requests finish, capture is flushed.
+after an A/B job moved them); new versions start with everything on the champion. SIGTERM or Ctrl-C stops it
+cleanly: in-flight requests finish, capture is flushed.
 """
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ class LocalEndpoint:
     capture_dir: Path | None
     ground_truth_dir: Path
     failures: list[BaseException] = field(default_factory=list)
-    weights_origin: str = "--weights"  # where the starting weights came from (startup_weights)
+    weights_origin: str = ""  # where the starting weights came from (startup_weights)
 
     @property
     def url(self) -> str:
